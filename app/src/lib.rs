@@ -1,0 +1,59 @@
+//! Advicly's pages, routes and server functions. Compiled twice: with `ssr` into the server
+//! (rendering + server functions) and with `hydrate` into the WASM front end.
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod connections;
+pub mod error;
+mod layout;
+pub mod meetings;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::auth::{SignInPage, SignUpPage};
+use crate::connections::CalendarConnectionsPage;
+use crate::layout::SignedInLayout;
+use crate::meetings::MeetingsPage;
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/advicly.css"/>
+        <Title text="Advicly"/>
+        <Router>
+            <Routes fallback=|| view! { <main class="page"><h1>"Page not found"</h1><a href="/meetings">"Go to Meetings"</a></main> }>
+                <Route path=path!("/signup") view=SignUpPage/>
+                <Route path=path!("/login") view=SignInPage/>
+                <ParentRoute path=path!("") view=SignedInLayout>
+                    <Route path=path!("/meetings") view=MeetingsPage/>
+                    <Route path=path!("/settings/calendar") view=CalendarConnectionsPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

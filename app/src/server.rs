@@ -1,0 +1,48 @@
+//! Server-side helpers for server functions and page rendering: the application state and the
+//! signed-in adviser, taken from the Leptos context that `server` provides.
+
+use backend::accounts::Adviser;
+use backend::AppState;
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| AppError::internal("AppState missing from the Leptos context"))
+}
+
+/// The session token from this request's cookie, if any.
+pub fn session_token() -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| backend::sessions::token_from_cookie_header(h).map(str::to_owned))
+}
+
+/// The signed-in adviser, or `Unauthorized` (with a 401 status).
+pub async fn current_adviser() -> Result<Adviser, AppError> {
+    let state = state()?;
+    let adviser = match session_token() {
+        Some(token) => backend::sessions::adviser_for(&state.db, &state.clock, &token).await.map_err(AppError::internal)?,
+        None => None,
+    };
+    adviser.ok_or_else(|| fail(AppError::Unauthorized))
+}
+
+/// Sets the response status to match the error, then returns it.
+pub fn fail(err: AppError) -> AppError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(err.status());
+    }
+    err
+}
+
+/// Adds a `Set-Cookie` header to the response.
+pub fn set_cookie(value: &str) {
+    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(value)) {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}

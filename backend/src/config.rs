@@ -1,0 +1,260 @@
+//! Typed configuration, loaded once at startup from the environment (and `.env` if present).
+//! Each field names its variable; a wrong value fails startup with a message naming it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use url::Url;
+
+use crate::crypto::EncryptionKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+    #[error("{var} is required when {because}")]
+    Missing { var: &'static str, because: &'static str },
+    #[error("could not prepare the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+}
+
+/// Where Calendly lives and the OAuth app's credentials.
+#[derive(Clone, Debug)]
+pub struct CalendlySettings {
+    /// `CALENDLY_CLIENT_ID`
+    pub client_id: String,
+    /// `CALENDLY_CLIENT_SECRET`
+    pub client_secret: calendly::secrets::ClientSecret,
+    /// `CALENDLY_WEBHOOK_SIGNING_KEY`: the OAuth app's webhook signing key.
+    pub webhook_signing_key: calendly::secrets::SigningKey,
+    /// `CALENDLY_AUTH_URL`, default `https://auth.calendly.com`
+    pub auth_url: Url,
+    /// `CALENDLY_API_URL`, default `https://api.calendly.com`
+    pub api_url: Url,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; default a SQLite file under `data/`.
+    pub database_url: String,
+    /// `APP_PUBLIC_URL`: the public base URL used in OAuth and webhook callback URLs.
+    pub public_url: Url,
+    /// `LEPTOS_SITE_ADDR`: the listen address.
+    pub site_addr: SocketAddr,
+    /// `APP_ENCRYPTION_KEY`: 32 bytes, base64; generated into `data/` in sandbox mode only.
+    pub encryption_key: EncryptionKey,
+    /// Calendly's endpoints and the OAuth app. `None` at load time means sandbox mode; startup
+    /// then fills it in with the built-in simulator's.
+    pub calendly: Option<CalendlySettings>,
+    /// No `CALENDLY_CLIENT_ID`: the built-in simulator plays Calendly.
+    pub sandbox: bool,
+    /// `APP_SYNC_INTERVAL_SECS`: reconciliation / polling interval per connection (default 300).
+    pub sync_interval: Duration,
+    /// `APP_SESSION_TTL_SECS`: how long a sign-in lasts (default 14 days).
+    pub session_ttl: Duration,
+    /// `APP_LOG_FORMAT`: `pretty` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `APP_DATA_DIR`: where the default SQLite file and the sandbox key live (default `data`).
+    pub data_dir: PathBuf,
+    /// `LEPTOS_SITE_ROOT`: the built site (WASM, JS, CSS), default `target/site`.
+    pub site_root: String,
+}
+
+impl Settings {
+    /// Reads `.env` (if present) and then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any variable source (tests pass a map).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let data_dir = PathBuf::from(get("APP_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            Some(url) => {
+                return Err(ConfigError::Invalid {
+                    var: "DATABASE_URL",
+                    reason: format!("expected sqlite://… or postgres://…, got {url:?}"),
+                })
+            }
+            None => format!("sqlite://{}/advicly.db?mode=rwc", data_dir.display()),
+        };
+
+        let public_url = parse_url("APP_PUBLIC_URL", get("APP_PUBLIC_URL").as_deref().unwrap_or("http://127.0.0.1:3000"))?;
+        let site_addr = get("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|e| ConfigError::Invalid { var: "LEPTOS_SITE_ADDR", reason: format!("{e}") })?;
+
+        let calendly = match get("CALENDLY_CLIENT_ID") {
+            None => None,
+            Some(client_id) => {
+                let because = "CALENDLY_CLIENT_ID is set";
+                let client_secret = get("CALENDLY_CLIENT_SECRET")
+                    .ok_or(ConfigError::Missing { var: "CALENDLY_CLIENT_SECRET", because })?;
+                let signing_key = get("CALENDLY_WEBHOOK_SIGNING_KEY")
+                    .ok_or(ConfigError::Missing { var: "CALENDLY_WEBHOOK_SIGNING_KEY", because })?;
+                Some(CalendlySettings {
+                    client_id,
+                    client_secret: calendly::secrets::ClientSecret::new(client_secret),
+                    webhook_signing_key: calendly::secrets::SigningKey::new(signing_key),
+                    auth_url: parse_url(
+                        "CALENDLY_AUTH_URL",
+                        get("CALENDLY_AUTH_URL").as_deref().unwrap_or("https://auth.calendly.com"),
+                    )?,
+                    api_url: parse_url(
+                        "CALENDLY_API_URL",
+                        get("CALENDLY_API_URL").as_deref().unwrap_or("https://api.calendly.com"),
+                    )?,
+                })
+            }
+        };
+
+        let encryption_key = match get("APP_ENCRYPTION_KEY") {
+            Some(b64) => EncryptionKey::from_base64(&b64)
+                .map_err(|reason| ConfigError::Invalid { var: "APP_ENCRYPTION_KEY", reason })?,
+            None if calendly.is_none() => sandbox_key(&data_dir)?,
+            None => {
+                return Err(ConfigError::Missing {
+                    var: "APP_ENCRYPTION_KEY",
+                    because: "real Calendly credentials are configured (generate one with `openssl rand -base64 32`)",
+                })
+            }
+        };
+
+        Ok(Settings {
+            sandbox: calendly.is_none(),
+            database_url,
+            public_url,
+            site_addr,
+            encryption_key,
+            calendly,
+            sync_interval: Duration::from_secs(parse_u64("APP_SYNC_INTERVAL_SECS", get("APP_SYNC_INTERVAL_SECS"), 300)?),
+            session_ttl: Duration::from_secs(parse_u64("APP_SESSION_TTL_SECS", get("APP_SESSION_TTL_SECS"), 14 * 24 * 3600)?),
+            log_format: match get("APP_LOG_FORMAT").as_deref() {
+                None | Some("pretty") => LogFormat::Pretty,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError::Invalid { var: "APP_LOG_FORMAT", reason: format!("expected pretty or json, got {other:?}") })
+                }
+            },
+            data_dir,
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+        })
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox
+    }
+
+    /// Cookies get `Secure` when the app is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// `{APP_PUBLIC_URL}/{path}` without a doubled slash.
+    pub fn public_link(&self, path: &str) -> String {
+        format!("{}/{}", self.public_url.as_str().trim_end_matches('/'), path.trim_start_matches('/'))
+    }
+}
+
+fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::Invalid { var, reason: format!("{e}: {value:?}") })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid { var, reason: format!("expected an http(s) URL, got {value:?}") });
+    }
+    Ok(url)
+}
+
+fn parse_u64(var: &'static str, value: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid { var, reason: format!("expected a positive whole number, got {v:?}") }),
+        },
+    }
+}
+
+/// Sandbox mode keeps its generated key in `data/` so stored tokens survive restarts.
+fn sandbox_key(data_dir: &std::path::Path) -> Result<EncryptionKey, ConfigError> {
+    let path = data_dir.join("sandbox-encryption.key");
+    let io = |source| ConfigError::DataDir { path: data_dir.to_path_buf(), source };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return EncryptionKey::from_base64(existing.trim())
+            .map_err(|reason| ConfigError::Invalid { var: "APP_ENCRYPTION_KEY", reason: format!("{}: {reason}", path.display()) });
+    }
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let key = EncryptionKey::generate();
+    std::fs::write(&path, base64::engine::general_purpose::STANDARD.encode(key.as_bytes())).map_err(io)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("advicly-config-{}", uuid::Uuid::new_v4()));
+        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.entry("APP_DATA_DIR".into()).or_insert(dir.display().to_string());
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn no_calendly_credentials_means_sandbox_mode_with_a_generated_key() {
+        let s = settings(&[]).unwrap();
+        assert!(s.is_sandbox());
+        assert!(s.database_url.starts_with("sqlite://"));
+        assert_eq!(s.site_addr.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn real_credentials_without_a_signing_key_fail_naming_the_variable() {
+        let err = settings(&[("CALENDLY_CLIENT_ID", "id"), ("CALENDLY_CLIENT_SECRET", "s")]).unwrap_err();
+        assert!(err.to_string().contains("CALENDLY_WEBHOOK_SIGNING_KEY"), "{err}");
+    }
+
+    #[test]
+    fn real_credentials_without_an_encryption_key_fail_naming_the_variable() {
+        let err = settings(&[
+            ("CALENDLY_CLIENT_ID", "id"),
+            ("CALENDLY_CLIENT_SECRET", "s"),
+            ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("APP_ENCRYPTION_KEY"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_variable() {
+        for (var, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("APP_PUBLIC_URL", "not a url"),
+            ("LEPTOS_SITE_ADDR", "nowhere"),
+            ("APP_SYNC_INTERVAL_SECS", "soon"),
+            ("APP_ENCRYPTION_KEY", "c2hvcnQ="),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert!(err.to_string().contains(var), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn secure_cookies_follow_the_public_url_scheme() {
+        assert!(!settings(&[]).unwrap().secure_cookies());
+        assert!(settings(&[("APP_PUBLIC_URL", "https://advicly.example")]).unwrap().secure_cookies());
+    }
+}

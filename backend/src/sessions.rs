@@ -1,0 +1,115 @@
+//! Server-side sessions. The cookie carries a random token; the database stores only its SHA-256,
+//! so a leaked database does not yield usable sessions.
+
+use crate::accounts::{Adviser, AdviserId};
+use crate::crypto::{random_token, sha256_hex};
+use crate::{Clock, Db};
+
+pub const COOKIE_NAME: &str = "advicly_session";
+
+/// The secret a browser holds. Never logged.
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(***)")
+    }
+}
+
+/// Starts a new session (a new id every sign-in: no fixation). `previous`, if the browser sent
+/// one, is ended so the old id cannot be reused.
+pub async fn start(
+    db: &Db,
+    clock: &Clock,
+    adviser: AdviserId,
+    ttl: std::time::Duration,
+    previous: Option<&str>,
+) -> Result<SessionToken, sqlx::Error> {
+    if let Some(old) = previous {
+        end(db, old).await?;
+    }
+    let token = random_token(32);
+    let now = clock.now_ms();
+    sqlx::query("INSERT INTO sessions (id_hash, adviser_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(sha256_hex(&token))
+        .bind(adviser.0)
+        .bind(now)
+        .bind(now + ttl.as_millis() as i64)
+        .execute(db.pool())
+        .await?;
+    Ok(SessionToken(token))
+}
+
+/// The adviser a live session belongs to; `None` for unknown or expired tokens.
+pub async fn adviser_for(db: &Db, clock: &Clock, token: &str) -> Result<Option<Adviser>, sqlx::Error> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT a.id, a.email FROM sessions s JOIN advisers a ON a.id = s.adviser_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+    )
+    .bind(sha256_hex(token))
+    .bind(clock.now_ms())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|(id, email)| Adviser { id: AdviserId(id), email }))
+}
+
+pub async fn end(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(sha256_hex(token)).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Removes expired rows; run periodically.
+pub async fn purge_expired(db: &Db, clock: &Clock) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(clock.now_ms()).execute(db.pool()).await?;
+    Ok(done.rows_affected())
+}
+
+/// `Set-Cookie` value for a session: HttpOnly, SameSite=Lax, Secure over https.
+pub fn cookie(token: &SessionToken, ttl: std::time::Duration, secure: bool) -> String {
+    format!(
+        "{COOKIE_NAME}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        token.as_str(),
+        ttl.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn clearing_cookie(secure: bool) -> String {
+    format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}", if secure { "; Secure" } else { "" })
+}
+
+/// The session token from a `Cookie` request header, if any.
+pub fn token_from_cookie_header(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_token_is_found_among_other_cookies() {
+        assert_eq!(token_from_cookie_header("a=1; advicly_session=abc; b=2"), Some("abc"));
+        assert_eq!(token_from_cookie_header("a=1"), None);
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_and_lax_and_secure_over_https() {
+        let c = cookie(&SessionToken("t".into()), std::time::Duration::from_secs(60), true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+        assert!(!cookie(&SessionToken("t".into()), std::time::Duration::from_secs(60), false).contains("Secure"));
+    }
+}

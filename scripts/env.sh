@@ -1,0 +1,5 @@
+# Sourced by the scripts: where tools and build output live (outside the clone, so repeated
+# runs on one machine reuse them).
+export TOOLS_DIR="${ADVICLY_TOOLS_DIR:-$HOME/.cache/advicly/tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advicly/target}"
+export PATH="$TOOLS_DIR/bin:$TOOLS_DIR/node_modules/.bin:$HOME/.cargo/bin:$PATH"

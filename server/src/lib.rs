@@ -1,0 +1,9 @@
+//! The Advicly server as a library, so tests and benchmarks start the real thing on port 0.
+
+pub mod middleware;
+pub mod routes;
+pub mod sandbox;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::Application;

@@ -1,0 +1,31 @@
+//! Sandbox mode: with no Calendly credentials, the built-in simulator plays Calendly so the whole
+//! flow works with one command and no Calendly account.
+
+use std::net::SocketAddr;
+
+use backend::config::CalendlySettings;
+use backend::Settings;
+use calendly_sim::{SimConfig, Simulator};
+
+/// The simulator listens next to the app (port + 100) when that port is free, else anywhere.
+pub async fn start(settings: &mut Settings) -> std::io::Result<Simulator> {
+    let config = SimConfig::default();
+    let preferred = SocketAddr::new(settings.site_addr.ip(), settings.site_addr.port().wrapping_add(100));
+    let simulator = match (settings.site_addr.port() != 0).then_some(preferred) {
+        Some(addr) => match Simulator::start_on(addr, config.clone()).await {
+            Ok(sim) => sim,
+            Err(_) => Simulator::start(config).await?,
+        },
+        None => Simulator::start(config).await?,
+    };
+    let base = url::Url::parse(&simulator.base_url()).map_err(std::io::Error::other)?;
+    settings.calendly = Some(CalendlySettings {
+        client_id: simulator.config().client_id.clone(),
+        client_secret: calendly::secrets::ClientSecret::new(simulator.config().client_secret.clone()),
+        webhook_signing_key: calendly::secrets::SigningKey::new(simulator.config().webhook_signing_key.clone()),
+        auth_url: base.clone(),
+        api_url: base,
+    });
+    tracing::info!(calendly = %simulator.base_url(), "sandbox mode: using the built-in Calendly simulator");
+    Ok(simulator)
+}

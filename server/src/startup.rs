@@ -1,0 +1,114 @@
+//! Builds the application from settings: database, Calendly (or the sandbox simulator), router,
+//! background jobs; binds; runs.
+
+use std::net::SocketAddr;
+
+use axum::extract::FromRef;
+use axum::Router;
+use backend::{AppState, Clock, Db, Settings};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+
+use crate::{middleware, routes, sandbox};
+
+/// The axum state: Leptos' options for rendering plus Advicly's own state.
+#[derive(Clone, FromRef)]
+pub struct ServerState {
+    pub leptos_options: LeptosOptions,
+    pub app: AppState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("sandbox Calendly simulator: {0}")]
+    Sandbox(std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    /// As [`Application::build`], with a clock tests can move.
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.site_addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr: settings.site_addr, source })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.site_addr, source })?;
+        // With port 0 the real port is known only now; keep callback URLs pointing at it.
+        if settings.site_addr.port() == 0 {
+            settings.site_addr = local;
+            if settings.public_url.port_or_known_default() == Some(0) || settings.public_url.port() == Some(0) {
+                let _ = settings.public_url.set_port(Some(local.port()));
+            }
+        }
+        let db = Db::connect(&settings.database_url).await?;
+        let simulator = if settings.is_sandbox() { Some(sandbox::start(&mut settings).await.map_err(StartupError::Sandbox)?) } else { None };
+        let state = AppState::new(db, settings, clock, simulator);
+        let router = router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, public_url = %self.state.settings.public_url, sandbox = self.state.settings.is_sandbox(), "Advicly is listening");
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+fn leptos_options(settings: &Settings) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("advicly")
+        .site_root(settings.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.site_addr)
+        .build()
+}
+
+pub fn router(state: AppState) -> Router {
+    let leptos_options = leptos_options(&state.settings);
+    let server_state = ServerState { leptos_options: leptos_options.clone(), app: state.clone() };
+    let leptos_routes = generate_route_list(app::App);
+    let context_state = state.clone();
+    Router::new()
+        .merge(routes::router())
+        .leptos_routes_with_context(
+            &server_state,
+            leptos_routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::guard_pages))
+        .layer(axum::middleware::from_fn_with_state(state, middleware::track_requests))
+        .with_state(server_state)
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,27 @@
+use crate::on_both_databases;
+
+on_both_databases! {
+    async fn healthz_answers_200_when_the_database_is_up(app) {
+        let response = app.get("/healthz").await;
+        assert_eq!(response.status(), 200);
+    }
+}
+
+on_both_databases! {
+    async fn metrics_count_requests_by_route_in_prometheus_format(app) {
+        app.get("/healthz").await;
+        app.get("/healthz").await;
+        let text = app.get("/metrics").await.text().await.unwrap();
+        assert!(text.contains("# TYPE http_requests_total counter"), "{text}");
+        assert!(text.contains(r#"http_requests_total{route="/healthz",method="GET",status="200"} 2"#), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket{route=\"/healthz\""), "{text}");
+    }
+}
+
+on_both_databases! {
+    async fn healthz_answers_503_when_the_database_is_gone(app) {
+        app.state.db.close().await;
+        let response = app.get("/healthz").await;
+        assert_eq!(response.status(), 503);
+    }
+}

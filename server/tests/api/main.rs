@@ -1,0 +1,7 @@
+//! Black-box tests: the real server on port 0, a fresh database per test (SQLite and
+//! PostgreSQL), and the Calendly simulator.
+
+mod helpers;
+
+mod accounts;
+mod health;
