@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::calendly_app::CalendlyApp;
 use crate::config::Settings;
+use crate::live::LiveBus;
+use crate::locks::KeyedLocks;
 use crate::metrics::Metrics;
 use crate::{Clock, Db};
 
@@ -13,12 +16,29 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub metrics: Metrics,
+    pub calendly: CalendlyApp,
+    pub live: LiveBus,
+    pub locks: KeyedLocks,
     /// The built-in Calendly simulator when running in sandbox mode.
     pub sandbox: Option<calendly_sim::Simulator>,
 }
 
 impl AppState {
+    /// `settings.calendly` must be set (sandbox mode fills it in with the simulator's).
     pub fn new(db: Db, settings: Settings, clock: Clock, sandbox: Option<calendly_sim::Simulator>) -> Self {
-        Self { db, settings: Arc::new(settings), clock, metrics: Metrics::default(), sandbox }
+        let calendly = CalendlyApp::new(
+            settings.calendly.as_ref().expect("Calendly settings are resolved before the state is built"),
+            &settings,
+        );
+        Self {
+            db,
+            settings: Arc::new(settings),
+            clock,
+            metrics: Metrics::default(),
+            calendly,
+            live: LiveBus::default(),
+            locks: KeyedLocks::default(),
+            sandbox,
+        }
     }
 }

@@ -70,6 +70,8 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
+        let _listener = self.state.live.spawn_listener(&self.state.db);
+        let _jobs = backend::jobs::spawn(self.state.clone());
         tracing::info!(%addr, public_url = %self.state.settings.public_url, sandbox = self.state.settings.is_sandbox(), "Advicly is listening");
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())

@@ -11,7 +11,7 @@ pub fn MeetingsPage() -> impl IntoView {
         <div class="empty">
             <p>"No meetings yet."</p>
             <p>"Connect your Calendly account and meetings booked with you will appear here as they happen."</p>
-            <A href="/settings/calendar">"Connect Calendly in Calendar Connections"</A>
+            <A href="/settings/calendar">"Set up your Calendly connection"</A>
         </div>
     }
 }

@@ -1,0 +1,181 @@
+//! Disconnect: at once, locally — the connection is marked disconnected, its tokens purged and
+//! its subscription deactivated, in one transaction. The remote half (delete this adviser's
+//! subscription at Calendly, revoke the tokens) runs right after, as a clean-up job that keeps
+//! the encrypted tokens it needs until Calendly has accepted it; on a network error it is
+//! retried in the background. Nobody else's subscription is touched.
+
+use std::time::Duration;
+
+use calendly::ids::SubscriptionUri;
+use calendly::secrets::{AccessToken, RefreshToken};
+
+use super::store::ConnectionStatus;
+use crate::accounts::AdviserId;
+use crate::AppState;
+
+/// How long the page waits for Calendly before leaving the clean-up to the background job.
+const INLINE_CLEANUP_BUDGET: Duration = Duration::from_secs(8);
+
+#[tracing::instrument(skip_all, fields(user_id = user.0))]
+pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.pool().begin().await?;
+    let row: Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, access, refresh)) = row else { return Ok(()) };
+    let subscription: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT subscription_uri FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1",
+    )
+    .bind(user.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let subscription_uri = subscription.and_then(|(uri,)| uri);
+    let job_id = if status != ConnectionStatus::Disconnected.as_str() && (access.is_some() || subscription_uri.is_some()) {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO calendly_cleanup_jobs (user_id, subscription_uri, access_token_enc, refresh_token_enc, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(subscription_uri.as_deref())
+        .bind(access)
+        .bind(refresh)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        Some(id)
+    } else {
+        None
+    };
+    sqlx::query(
+        "UPDATE calendar_connections SET status = 'disconnected', access_token_enc = NULL, refresh_token_enc = NULL, \
+         access_expires_at = NULL, live_updates = 'pending', live_updates_reason = NULL, updated_at = $1 WHERE user_id = $2",
+    )
+    .bind(now)
+    .bind(user.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE calendly_webhook_subscriptions SET is_active = 0, state = 'deleted', updated_at = $1 WHERE user_id = $2 AND is_active = 1")
+        .bind(now)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!("Calendly disconnected locally");
+
+    if let Some(id) = job_id {
+        match tokio::time::timeout(INLINE_CLEANUP_BUDGET, run_job(state, id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "remote clean-up failed; will retry in the background"),
+            Err(_) => tracing::warn!("Calendly is slow; remote clean-up continues in the background"),
+        }
+    }
+    Ok(())
+}
+
+/// Retries due clean-up jobs (called by the background scheduler).
+pub async fn run_cleanup_jobs(state: &AppState) -> Result<usize, sqlx::Error> {
+    let due: Vec<(i64,)> = sqlx::query_as("SELECT id FROM calendly_cleanup_jobs WHERE next_attempt_at <= $1 ORDER BY id LIMIT 50")
+        .bind(state.clock.now_ms())
+        .fetch_all(state.db.pool())
+        .await?;
+    for (id,) in &due {
+        if let Err(err) = run_job(state, *id).await {
+            tracing::warn!(job = id, error = %err, "remote clean-up still failing");
+        }
+    }
+    Ok(due.len())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CleanupError {
+    #[error(transparent)]
+    Calendly(#[from] calendly::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// One attempt at a clean-up job. Success (or a definitive "already gone") deletes the job and
+/// with it the last copy of the tokens; a transient failure reschedules it with back-off.
+async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
+    let job: Option<(Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64)> = sqlx::query_as(
+        "SELECT subscription_uri, access_token_enc, refresh_token_enc, attempts FROM calendly_cleanup_jobs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let Some((subscription_uri, access, refresh, attempts)) = job else { return Ok(()) };
+    let key = &state.settings.encryption_key;
+    let access = access.and_then(|a| key.decrypt(&a, "access_token").ok()).map(AccessToken::new);
+    let refresh = refresh.and_then(|r| key.decrypt(&r, "refresh_token").ok()).map(RefreshToken::new);
+
+    match clean_up_remote(state, subscription_uri.as_deref(), access, refresh).await {
+        Ok(()) => {
+            sqlx::query("DELETE FROM calendly_cleanup_jobs WHERE id = $1").bind(id).execute(state.db.pool()).await?;
+            state.metrics.inc("calendly_cleanups_total", "Remote clean-ups after disconnect by outcome.", &[("outcome", "done")]);
+            Ok(())
+        }
+        Err(err) => {
+            let delay_ms = (30_000i64 << attempts.min(8)).min(3_600_000);
+            sqlx::query("UPDATE calendly_cleanup_jobs SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3")
+                .bind(state.clock.now_ms() + delay_ms)
+                .bind(err.to_string())
+                .bind(id)
+                .execute(state.db.pool())
+                .await?;
+            state.metrics.inc("calendly_cleanups_total", "Remote clean-ups after disconnect by outcome.", &[("outcome", "retry")]);
+            tracing::warn!(error = %err, "remote clean-up will be retried");
+            Ok(())
+        }
+    }
+}
+
+async fn clean_up_remote(
+    state: &AppState,
+    subscription_uri: Option<&str>,
+    access: Option<AccessToken>,
+    refresh: Option<RefreshToken>,
+) -> Result<(), CleanupError> {
+    let api = &state.calendly.api;
+    let mut access = access;
+    let mut refresh = refresh;
+    if let Some(uri) = subscription_uri.and_then(|u| SubscriptionUri::parse(u).ok()) {
+        let mut deleted = false;
+        if let Some(token) = &access {
+            match api.delete_webhook_subscription(token, &uri).await {
+                Ok(()) | Err(calendly::Error::NotFound) => deleted = true,
+                Err(calendly::Error::Unauthorized { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !deleted {
+            // The access token expired: one refresh (its rotated tokens are revoked below).
+            if let Some(rt) = refresh.take() {
+                match state.calendly.oauth.refresh(&rt).await {
+                    Ok(tokens) => {
+                        match api.delete_webhook_subscription(&tokens.access_token, &uri).await {
+                            Ok(()) | Err(calendly::Error::NotFound) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                        access = Some(tokens.access_token);
+                        refresh = Some(tokens.refresh_token);
+                    }
+                    // The grant is dead: Calendly already dropped the app's access for this user.
+                    Err(e) if e.is_invalid_grant() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    for token in [refresh.map(|r| r.expose_secret().to_owned()), access.map(|a| a.expose_secret().to_owned())].into_iter().flatten() {
+        match state.calendly.oauth.revoke(&token).await {
+            Ok(()) => {}
+            Err(e) if e.is_transient() => return Err(e.into()),
+            // Already revoked / unknown: nothing left to revoke.
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}

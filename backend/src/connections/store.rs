@@ -1,0 +1,116 @@
+//! The `calendar_connections` row.
+
+use crate::accounts::AdviserId;
+use crate::Db;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    Connected,
+    NeedsReconnect,
+    Disconnected,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::NeedsReconnect => "needs_reconnect",
+            ConnectionStatus::Disconnected => "disconnected",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "connected" => ConnectionStatus::Connected,
+            "needs_reconnect" => ConnectionStatus::NeedsReconnect,
+            _ => ConnectionStatus::Disconnected,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveUpdates {
+    Pending,
+    Active,
+    Unavailable,
+}
+
+impl LiveUpdates {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveUpdates::Pending => "pending",
+            LiveUpdates::Active => "active",
+            LiveUpdates::Unavailable => "unavailable",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "active" => LiveUpdates::Active,
+            "unavailable" => LiveUpdates::Unavailable,
+            _ => LiveUpdates::Pending,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnectionRow {
+    pub id: i64,
+    pub user_id: AdviserId,
+    pub status: ConnectionStatus,
+    pub calendly_user_uri: String,
+    pub organization_uri: String,
+    pub calendly_name: String,
+    pub calendly_email: String,
+    pub timezone: String,
+    pub live_updates: LiveUpdates,
+    pub live_updates_reason: Option<String>,
+    pub connected_at: i64,
+    pub last_webhook_at: Option<i64>,
+    pub last_sync_at: Option<i64>,
+    pub last_sync_result: Option<String>,
+}
+
+type Row = (i64, i64, String, String, String, String, String, String, String, Option<String>, i64, Option<i64>, Option<i64>, Option<String>);
+
+pub const COLUMNS: &str = "id, user_id, status, calendly_user_uri, organization_uri, calendly_name, calendly_email, timezone, \
+     live_updates, live_updates_reason, connected_at, last_webhook_at, last_sync_at, last_sync_result";
+
+fn from_row(r: Row) -> ConnectionRow {
+    ConnectionRow {
+        id: r.0,
+        user_id: AdviserId(r.1),
+        status: ConnectionStatus::parse(&r.2),
+        calendly_user_uri: r.3,
+        organization_uri: r.4,
+        calendly_name: r.5,
+        calendly_email: r.6,
+        timezone: r.7,
+        live_updates: LiveUpdates::parse(&r.8),
+        live_updates_reason: r.9,
+        connected_at: r.10,
+        last_webhook_at: r.11,
+        last_sync_at: r.12,
+        last_sync_result: r.13,
+    }
+}
+
+/// The adviser's connection row (any status), if they ever connected.
+pub async fn load(db: &Db, user: AdviserId) -> Result<Option<ConnectionRow>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM calendar_connections WHERE user_id = $1"))
+        .bind(user.0)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(from_row))
+}
+
+pub async fn set_live_updates(db: &Db, user: AdviserId, live: LiveUpdates, reason: Option<&str>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calendar_connections SET live_updates = $1, live_updates_reason = $2, updated_at = $3 WHERE user_id = $4")
+        .bind(live.as_str())
+        .bind(reason)
+        .bind(now)
+        .bind(user.0)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

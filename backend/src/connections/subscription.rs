@@ -1,0 +1,320 @@
+//! Exactly one active user-scoped webhook subscription per connected adviser, each with its own
+//! callback URL `{APP_PUBLIC_URL}/api/calendly/webhook/{route_token}`. Ensuring is idempotent:
+//! adopt what already matches, replace what is stale, create what is missing.
+
+use calendly::ids::{CalendlyUserUri, OrganizationUri, SubscriptionUri};
+use calendly::{CreateWebhookSubscription, ListWebhookSubscriptions, SubscriptionScope, SubscriptionState, WebhookSubscription};
+
+use super::store::{self, LiveUpdates};
+use super::tokens::{with_token, TokenError};
+use crate::accounts::AdviserId;
+use crate::calendly_app::WEBHOOK_PATH;
+use crate::crypto::random_token;
+use crate::AppState;
+
+/// Our local record of a subscription.
+#[derive(Clone, Debug)]
+pub struct SubscriptionRow {
+    pub id: i64,
+    pub user_id: AdviserId,
+    pub user_uri: String,
+    pub subscription_uri: Option<String>,
+    pub route_token: String,
+    pub callback_url: String,
+    pub state: String,
+}
+
+type Row = (i64, i64, String, Option<String>, String, String, String);
+const COLUMNS: &str = "id, user_id, user_uri, subscription_uri, route_token, callback_url, state";
+
+fn from_row(r: Row) -> SubscriptionRow {
+    SubscriptionRow { id: r.0, user_id: AdviserId(r.1), user_uri: r.2, subscription_uri: r.3, route_token: r.4, callback_url: r.5, state: r.6 }
+}
+
+/// The adviser's active subscription row, if any.
+pub async fn active_for_user(db: &crate::Db, user: AdviserId) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1 AND scope = 'user'"
+    ))
+    .bind(user.0)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(from_row))
+}
+
+/// The active subscription a route token belongs to (the webhook route's O(1) lookup).
+pub async fn by_route_token(db: &crate::Db, token: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE route_token = $1 AND is_active = 1 AND scope = 'user'"
+    ))
+    .bind(token)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(from_row))
+}
+
+/// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
+pub async fn by_user_uri(db: &crate::Db, user_uri: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_uri = $1 AND is_active = 1 AND scope = 'user' ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(user_uri)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(from_row))
+}
+
+fn events() -> Vec<String> {
+    calendly::INVITEE_EVENTS.iter().map(|e| e.to_string()).collect()
+}
+
+fn covers_our_events(sub: &WebhookSubscription) -> bool {
+    calendly::INVITEE_EVENTS.iter().all(|e| sub.events.iter().any(|have| have == e))
+}
+
+/// Makes sure the adviser has one working subscription and records whether live updates are on.
+/// Returns the resulting live-updates state (a refusal by Calendly is not an error).
+#[tracing::instrument(skip_all, fields(user_id = user.0))]
+pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<LiveUpdates, TokenError> {
+    let connection = store::load(&state.db, user).await?.ok_or(TokenError::NotConnected)?;
+    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri).map_err(|e| calendly::Error::Decode(e.to_string()))?;
+    let org_uri = OrganizationUri::parse(&connection.organization_uri).map_err(|e| calendly::Error::Decode(e.to_string()))?;
+    let now = state.clock.now_ms();
+    let local = active_for_user(&state.db, user).await?;
+
+    // 1. Our recorded subscription still exists, is active and points at our URL: keep it.
+    let mut broken = false;
+    if let Some(sub_uri) = local.as_ref().and_then(|l| l.subscription_uri.clone()) {
+        if let Ok(uri) = SubscriptionUri::parse(&sub_uri) {
+            let remote = with_token(state, user, |t| {
+                let uri = uri.clone();
+                async move { state.calendly.api.get_webhook_subscription(&t, &uri).await }
+            })
+            .await;
+            match remote {
+                Ok(remote) if remote.state == SubscriptionState::Active && Some(&remote.callback_url) == local.as_ref().map(|l| &l.callback_url) => {
+                    record_remote(state, local.as_ref().unwrap().id, &remote, now).await?;
+                    store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
+                    return Ok(LiveUpdates::Active);
+                }
+                Ok(_) | Err(TokenError::Calendly(calendly::Error::NotFound)) => broken = true,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    // 2. A disabled or vanished subscription is replaced under a new URL, so the new one can be
+    //    created before the old one is deleted. Otherwise keep our route token.
+    let reuse = local.as_ref().filter(|_| !broken);
+    let (route_token, callback_url) = match reuse {
+        Some(l) => (l.route_token.clone(), l.callback_url.clone()),
+        None => {
+            let token = random_token(16);
+            let url = state.settings.public_link(&format!("{WEBHOOK_PATH}/{token}"));
+            (token, url)
+        }
+    };
+
+    // 3. Look at what Calendly has for this user: adopt an exact match; everything else pointing
+    //    at our webhook path is stale and goes once the new one exists.
+    let existing = list_user_subscriptions(state, user, &org_uri, &user_uri).await?;
+    let our_prefix = state.settings.public_link(WEBHOOK_PATH);
+    let mut adopted = None;
+    let mut stale = Vec::new();
+    for sub in existing {
+        let ours = sub.callback_url == callback_url;
+        if ours && sub.state == SubscriptionState::Active && covers_our_events(&sub) && adopted.is_none() {
+            adopted = Some(sub);
+        } else if ours {
+            // Same URL but unusable: must go first, or creating would conflict.
+            delete_remote(state, user, &sub.uri).await?;
+        } else if sub.callback_url.starts_with(&our_prefix) {
+            stale.push(sub.uri);
+        }
+    }
+
+    let created = match adopted {
+        Some(sub) => sub,
+        None => match create(state, user, &org_uri, &user_uri, &callback_url).await {
+            Ok(sub) => sub,
+            Err(TokenError::Calendly(calendly::Error::Conflict { .. })) => {
+                // Same URL already registered where the listing did not show it: replace it.
+                for sub in list_user_subscriptions(state, user, &org_uri, &user_uri).await? {
+                    if sub.callback_url == callback_url {
+                        delete_remote(state, user, &sub.uri).await?;
+                    }
+                }
+                match create(state, user, &org_uri, &user_uri, &callback_url).await {
+                    Ok(sub) => sub,
+                    Err(e) => return refused(state, user, e, now).await,
+                }
+            }
+            Err(e) => return refused(state, user, e, now).await,
+        },
+    };
+    save_local(state, user, &connection, &route_token, &callback_url, &created, reuse, now).await?;
+    store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
+    if broken {
+        state.metrics.inc("calendly_subscription_repairs_total", "Webhook subscriptions replaced because Calendly disabled or lost them.", &[]);
+    }
+    for uri in stale {
+        if let Err(err) = delete_remote(state, user, &uri).await {
+            tracing::warn!(error = %err, subscription = %uri, "could not delete a stale subscription; reconciliation will retry");
+        }
+    }
+    Ok(LiveUpdates::Active)
+}
+
+/// Calendly said no for a reason that retrying will not fix: record it for the page.
+async fn refused(state: &AppState, user: AdviserId, err: TokenError, now: i64) -> Result<LiveUpdates, TokenError> {
+    let reason = match &err {
+        TokenError::Calendly(e) if e.is_plan_without_webhooks() => {
+            "your Calendly plan does not include webhooks (Standard or higher is needed)".to_owned()
+        }
+        TokenError::Calendly(e) if e.is_insufficient_scope() => {
+            "Calendly did not grant permission to manage webhooks; reconnect to grant it".to_owned()
+        }
+        TokenError::Calendly(calendly::Error::InvalidArgument { .. }) => {
+            "Calendly refused the webhook subscription (missing permission to read scheduled events); reconnect to grant it".to_owned()
+        }
+        TokenError::Calendly(calendly::Error::Forbidden { message, .. }) => format!("Calendly refused webhooks: {message}"),
+        _ => return Err(err),
+    };
+    tracing::warn!(reason, "live updates unavailable; falling back to polling");
+    store::set_live_updates(&state.db, user, LiveUpdates::Unavailable, Some(&reason), now).await?;
+    Ok(LiveUpdates::Unavailable)
+}
+
+async fn list_user_subscriptions(
+    state: &AppState,
+    user: AdviserId,
+    org: &OrganizationUri,
+    user_uri: &CalendlyUserUri,
+) -> Result<Vec<WebhookSubscription>, TokenError> {
+    let mut all = Vec::new();
+    let mut page_token = None;
+    loop {
+        let request = ListWebhookSubscriptions {
+            organization: org.clone(),
+            scope: SubscriptionScope::User,
+            user: Some(user_uri.clone()),
+            count: Some(100),
+            page_token: page_token.clone(),
+        };
+        let page = with_token(state, user, |t| {
+            let request = request.clone();
+            async move { state.calendly.api.list_webhook_subscriptions(&t, &request).await }
+        })
+        .await?;
+        all.extend(page.collection);
+        match page.next_page_token {
+            Some(next) if all.len() < 1000 => page_token = Some(next),
+            _ => return Ok(all),
+        }
+    }
+}
+
+async fn create(
+    state: &AppState,
+    user: AdviserId,
+    org: &OrganizationUri,
+    user_uri: &CalendlyUserUri,
+    callback_url: &str,
+) -> Result<WebhookSubscription, TokenError> {
+    let signing_key = state.calendly.signing_key.clone();
+    with_token(state, user, |t| {
+        let signing_key = signing_key.clone();
+        async move {
+            let request = CreateWebhookSubscription {
+                url: callback_url.to_owned(),
+                events: events(),
+                organization: org.clone(),
+                user: Some(user_uri.clone()),
+                scope: SubscriptionScope::User,
+                // Under OAuth Calendly signs with the app key anyway; sending the same key means
+                // either Calendly behaviour verifies (calendly-api.md §4).
+                signing_key: Some(&signing_key),
+            };
+            state.calendly.api.create_webhook_subscription(&t, &request).await
+        }
+    })
+    .await
+}
+
+/// Deletes a subscription at Calendly; 404 counts as already gone.
+pub(super) async fn delete_remote(state: &AppState, user: AdviserId, uri: &SubscriptionUri) -> Result<(), TokenError> {
+    match with_token(state, user, |t| {
+        let uri = uri.clone();
+        async move { state.calendly.api.delete_webhook_subscription(&t, &uri).await }
+    })
+    .await
+    {
+        Ok(()) | Err(TokenError::Calendly(calendly::Error::NotFound)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn record_remote(state: &AppState, id: i64, remote: &WebhookSubscription, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calendly_webhook_subscriptions SET state = $1, retry_started_at = $2, updated_at = $3 WHERE id = $4")
+        .bind(remote.state.as_str())
+        .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))
+        .bind(now)
+        .bind(id)
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn save_local(
+    state: &AppState,
+    user: AdviserId,
+    connection: &store::ConnectionRow,
+    route_token: &str,
+    callback_url: &str,
+    remote: &WebhookSubscription,
+    local: Option<&SubscriptionRow>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.pool().begin().await?;
+    match local {
+        Some(l) => {
+            sqlx::query(
+                "UPDATE calendly_webhook_subscriptions SET subscription_uri = $1, state = $2, retry_started_at = $3, user_uri = $4, \
+                 organization_uri = $5, updated_at = $6 WHERE id = $7",
+            )
+            .bind(remote.uri.as_str())
+            .bind(remote.state.as_str())
+            .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))
+            .bind(&connection.calendly_user_uri)
+            .bind(&connection.organization_uri)
+            .bind(now)
+            .bind(l.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            sqlx::query("UPDATE calendly_webhook_subscriptions SET is_active = 0, state = 'replaced', updated_at = $1 WHERE user_id = $2 AND is_active = 1")
+                .bind(now)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO calendly_webhook_subscriptions (user_id, scope, user_uri, organization_uri, subscription_uri, route_token, \
+                 callback_url, state, is_active, retry_started_at, created_at, updated_at) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)",
+            )
+            .bind(user.0)
+            .bind(&connection.calendly_user_uri)
+            .bind(&connection.organization_uri)
+            .bind(remote.uri.as_str())
+            .bind(route_token)
+            .bind(callback_url)
+            .bind(remote.state.as_str())
+            .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await
+}

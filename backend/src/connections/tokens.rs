@@ -1,0 +1,136 @@
+//! Access tokens that are always fresh. Refresh tokens are single-use (calendly-api.md §1.5), so
+//! a refresh is single-flight per adviser: an in-process lock plus, on PostgreSQL, a row lock
+//! (`FOR UPDATE`) so several instances never spend the same refresh token. The rotated token is
+//! saved in the same transaction. Only `invalid_grant` means "needs reconnect".
+
+use std::future::Future;
+
+use calendly::secrets::{AccessToken, RefreshToken};
+
+use super::store::ConnectionStatus;
+use crate::accounts::AdviserId;
+use crate::db::DbKind;
+use crate::AppState;
+
+/// Refresh when the access token has less than this left.
+const EXPIRY_MARGIN_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("Calendly is not connected")]
+    NotConnected,
+    #[error("Calendly needs to be reconnected")]
+    NeedsReconnect,
+    #[error(transparent)]
+    Calendly(#[from] calendly::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::DecryptError),
+}
+
+type TokenRow = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+
+/// A usable access token for the adviser, refreshed first if it is about to expire.
+pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
+    check_status(&status)?;
+    match (access, expires_at) {
+        (Some(access), Some(expires_at)) if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms() => {
+            Ok(AccessToken::new(state.settings.encryption_key.decrypt(&access, "access_token")?))
+        }
+        _ => refresh(state, user, None).await,
+    }
+}
+
+/// Runs `call` with a fresh token; on a 401 refreshes once and retries.
+pub async fn with_token<T, F, Fut>(state: &AppState, user: AdviserId, call: F) -> Result<T, TokenError>
+where
+    F: Fn(AccessToken) -> Fut,
+    Fut: Future<Output = Result<T, calendly::Error>>,
+{
+    let token = access_token(state, user).await?;
+    let used = token.expose_secret().to_owned();
+    match call(token).await {
+        Err(calendly::Error::Unauthorized { .. }) => {
+            let token = refresh(state, user, Some(&used)).await?;
+            Ok(call(token).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+fn check_status(status: &str) -> Result<(), TokenError> {
+    match status {
+        s if s == ConnectionStatus::Connected.as_str() => Ok(()),
+        s if s == ConnectionStatus::NeedsReconnect.as_str() => Err(TokenError::NeedsReconnect),
+        _ => Err(TokenError::NotConnected),
+    }
+}
+
+/// Refreshes unless another task (or instance) already did since `rejected` was read.
+async fn refresh(state: &AppState, user: AdviserId, rejected: Option<&str>) -> Result<AccessToken, TokenError> {
+    let lock = state.locks.for_key(user.0);
+    let _guard = lock.lock().await;
+    let key = &state.settings.encryption_key;
+    let mut tx = state.db.pool().begin().await?;
+    let sql = match state.db.kind() {
+        DbKind::Postgres => {
+            "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1 FOR UPDATE"
+        }
+        DbKind::Sqlite => {
+            "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1"
+        }
+    };
+    let row: Option<TokenRow> = sqlx::query_as(sql).bind(user.0).fetch_optional(&mut *tx).await?;
+    let (status, access, refresh_enc, expires_at) = row.ok_or(TokenError::NotConnected)?;
+    check_status(&status)?;
+    let now = state.clock.now_ms();
+    if let (Some(access), Some(expires_at)) = (&access, expires_at) {
+        let current = key.decrypt(access, "access_token")?;
+        let still_good = expires_at - EXPIRY_MARGIN_MS > now;
+        if still_good && rejected != Some(current.as_str()) {
+            return Ok(AccessToken::new(current));
+        }
+    }
+    let refresh_token = RefreshToken::new(key.decrypt(&refresh_enc.ok_or(TokenError::NotConnected)?, "refresh_token")?);
+    match state.calendly.oauth.refresh(&refresh_token).await {
+        Ok(tokens) => {
+            sqlx::query(
+                "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4 WHERE user_id = $5",
+            )
+            .bind(key.encrypt(tokens.access_token.expose_secret(), "access_token"))
+            .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
+            .bind(now + tokens.expires_in * 1000)
+            .bind(now)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            state.metrics.inc("calendly_token_refreshes_total", "Calendly token refreshes by outcome.", &[("outcome", "ok")]);
+            Ok(tokens.access_token)
+        }
+        Err(err) if err.is_invalid_grant() => {
+            sqlx::query("UPDATE calendar_connections SET status = $1, updated_at = $2 WHERE user_id = $3")
+                .bind(ConnectionStatus::NeedsReconnect.as_str())
+                .bind(now)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::warn!(user_id = user.0, "Calendly refused the refresh token: connection needs reconnect");
+            state.metrics.inc("calendly_token_refreshes_total", "Calendly token refreshes by outcome.", &[("outcome", "invalid_grant")]);
+            Err(TokenError::NeedsReconnect)
+        }
+        Err(err) => {
+            state.metrics.inc("calendly_token_refreshes_total", "Calendly token refreshes by outcome.", &[("outcome", "error")]);
+            Err(err.into())
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Background work, safe with several instances: each round claims due connections atomically
+//! (a conditional UPDATE of `next_sync_at`), so one connection is handled once per round.
+
+use std::time::Duration;
+
+use crate::accounts::AdviserId;
+use crate::connections::{self, LiveUpdates};
+use crate::AppState;
+
+/// Runs forever: clean-ups after disconnect, stored deliveries to re-apply, reconciliation.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let tick = Duration::from_secs(state.settings.sync_interval.as_secs().clamp(1, 30));
+        loop {
+            tokio::time::sleep(tick).await;
+            if let Err(err) = run_once(&state).await {
+                tracing::warn!(error = %err, "background round failed");
+            }
+        }
+    })
+}
+
+pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
+    connections::run_cleanup_jobs(state).await?;
+    crate::webhooks::process_pending(state).await?;
+    crate::sessions::purge_expired(&state.db, &state.clock).await?;
+    for user in claim_due_connections(state).await? {
+        reconcile(state, user).await;
+    }
+    Ok(())
+}
+
+/// Connections due for reconciliation, each claimed by exactly one instance.
+pub async fn claim_due_connections(state: &AppState) -> Result<Vec<AdviserId>, sqlx::Error> {
+    let now = state.clock.now_ms();
+    let interval = state.settings.sync_interval.as_millis() as i64;
+    let due: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT user_id, next_sync_at FROM calendar_connections WHERE status = 'connected' AND (next_sync_at IS NULL OR next_sync_at <= $1) LIMIT 100",
+    )
+    .bind(now)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut claimed = Vec::new();
+    for (user_id, next) in due {
+        let won = sqlx::query(
+            "UPDATE calendar_connections SET next_sync_at = $1 WHERE user_id = $2 AND status = 'connected' AND COALESCE(next_sync_at, -1) = $3",
+        )
+        .bind(now + interval)
+        .bind(user_id)
+        .bind(next.unwrap_or(-1))
+        .execute(state.db.pool())
+        .await?;
+        if won.rows_affected() == 1 {
+            claimed.push(AdviserId(user_id));
+        }
+    }
+    Ok(claimed)
+}
+
+/// Checks the subscription (repairing a disabled or missing one) and re-reads the events.
+#[tracing::instrument(skip_all, fields(user_id = user.0))]
+pub async fn reconcile(state: &AppState, user: AdviserId) {
+    match connections::ensure_subscription(state, user).await {
+        Ok(LiveUpdates::Active) => {}
+        Ok(other) => tracing::info!(live = other.as_str(), "live updates unavailable; polling"),
+        Err(err) => tracing::warn!(error = %err, "could not check the webhook subscription"),
+    }
+    if let Err(err) = crate::sync::sync_connection(state, user).await {
+        tracing::warn!(error = %err, "reconciliation sync failed");
+    }
+}

@@ -1,0 +1,250 @@
+//! Applying one invitee observation to the adviser's meetings, idempotently and so that any
+//! order of the same deliveries ends in the same state:
+//! - an attendee once canceled stays canceled (Calendly never un-cancels an invitee; a
+//!   reschedule makes a new one), and the `rescheduled` flag and links only ever get set;
+//! - meeting fields follow the newest `scheduled_event.updated_at` seen;
+//! - no-show follows the newest envelope time;
+//! - the meeting's status is derived from its attendees after every change.
+
+use calendly::{Invitee, ScheduledEvent, Status};
+use sqlx::AnyConnection;
+
+use crate::accounts::AdviserId;
+
+/// What a delivery (or a sync) says about an invitee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteeChange {
+    /// `invitee.created`, or an active invitee seen by sync.
+    Created,
+    /// `invitee.canceled`, or a canceled invitee seen by sync.
+    Canceled,
+    /// `invitee_no_show.created`
+    NoShowMarked,
+    /// `invitee_no_show.deleted`
+    NoShowCleared,
+}
+
+impl InviteeChange {
+    pub fn from_event(event: &str) -> Option<Self> {
+        Some(match event {
+            "invitee.created" => InviteeChange::Created,
+            "invitee.canceled" => InviteeChange::Canceled,
+            "invitee_no_show.created" => InviteeChange::NoShowMarked,
+            "invitee_no_show.deleted" => InviteeChange::NoShowCleared,
+            _ => return None,
+        })
+    }
+}
+
+fn micros(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Applies one observation; returns the id of the meeting it touched and records a change for
+/// the live stream (`meeting_changes`). `observed_at` orders observations of the same thing
+/// (the envelope's `created_at` for webhooks, the sync time for sync).
+pub async fn apply_invitee(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    change: InviteeChange,
+    observed_at: &chrono::DateTime<chrono::Utc>,
+    invitee: &Invitee,
+    event: &ScheduledEvent,
+    source: &str,
+    now_ms: i64,
+) -> Result<i64, sqlx::Error> {
+    let location = event.location.as_ref().and_then(|l| l.location.clone().or_else(|| l.additional_info.clone()));
+    let location_kind = event.location.as_ref().map(|l| l.kind.clone());
+    let join_url = event.location.as_ref().and_then(|l| l.join_url.clone());
+    let location_text = match (location, location_kind) {
+        (Some(place), _) => Some(place),
+        (None, Some(kind)) => Some(describe_location_kind(&kind)),
+        (None, None) => None,
+    };
+    let (meeting_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO meetings (user_id, event_uri, title, start_at, end_at, location, join_url, event_type_uri, status, source, \
+             calendly_updated_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $11) \
+         ON CONFLICT (user_id, event_uri) DO UPDATE SET \
+             title = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.title ELSE meetings.title END, \
+             start_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.start_at ELSE meetings.start_at END, \
+             end_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.end_at ELSE meetings.end_at END, \
+             location = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN COALESCE(excluded.location, meetings.location) ELSE COALESCE(meetings.location, excluded.location) END, \
+             join_url = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN COALESCE(excluded.join_url, meetings.join_url) ELSE COALESCE(meetings.join_url, excluded.join_url) END, \
+             event_type_uri = COALESCE(meetings.event_type_uri, excluded.event_type_uri), \
+             calendly_updated_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.calendly_updated_at ELSE meetings.calendly_updated_at END \
+         RETURNING id",
+    )
+    .bind(user.0)
+    .bind(event.uri.as_str())
+    .bind(&event.name)
+    .bind(event.start_time.timestamp_millis())
+    .bind(event.end_time.timestamp_millis())
+    .bind(location_text)
+    .bind(join_url)
+    .bind(event.event_type.as_ref().map(|e| e.as_str().to_owned()))
+    .bind(source)
+    .bind(micros(&event.updated_at))
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
+    let cancellation = invitee.cancellation.as_ref().or(event.cancellation.as_ref()).filter(|_| canceled);
+    let questions = serde_json::to_string(&invitee.questions_and_answers).ok();
+    sqlx::query(
+        "INSERT INTO attendees (meeting_id, user_id, invitee_uri, name, email, timezone, status, rescheduled, old_invitee_uri, \
+             new_invitee_uri, canceled_by, cancel_reason, canceler_type, questions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+         ON CONFLICT (user_id, invitee_uri) DO UPDATE SET \
+             name = excluded.name, email = excluded.email, timezone = COALESCE(excluded.timezone, attendees.timezone), \
+             status = CASE WHEN attendees.status = 'canceled' THEN 'canceled' ELSE excluded.status END, \
+             rescheduled = CASE WHEN excluded.rescheduled = 1 THEN 1 ELSE attendees.rescheduled END, \
+             old_invitee_uri = COALESCE(attendees.old_invitee_uri, excluded.old_invitee_uri), \
+             new_invitee_uri = COALESCE(attendees.new_invitee_uri, excluded.new_invitee_uri), \
+             canceled_by = COALESCE(attendees.canceled_by, excluded.canceled_by), \
+             cancel_reason = COALESCE(attendees.cancel_reason, excluded.cancel_reason), \
+             canceler_type = COALESCE(attendees.canceler_type, excluded.canceler_type), \
+             questions = COALESCE(excluded.questions, attendees.questions)",
+    )
+    .bind(meeting_id)
+    .bind(user.0)
+    .bind(invitee.uri.as_str())
+    .bind(&invitee.name)
+    .bind(&invitee.email)
+    .bind(invitee.timezone.as_deref())
+    .bind(if canceled { "canceled" } else { "active" })
+    .bind(i64::from(invitee.rescheduled && canceled))
+    .bind(invitee.old_invitee.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(invitee.new_invitee.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(cancellation.map(|c| c.canceled_by.clone()))
+    .bind(cancellation.and_then(|c| c.reason.clone()))
+    .bind(cancellation.map(|c| c.canceler_type.clone()))
+    .bind(questions)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+
+    if matches!(change, InviteeChange::NoShowMarked | InviteeChange::NoShowCleared) {
+        sqlx::query(
+            "UPDATE attendees SET no_show = $1, no_show_at = $2 WHERE user_id = $3 AND invitee_uri = $4 AND (no_show_at IS NULL OR no_show_at <= $2)",
+        )
+        .bind(i64::from(change == InviteeChange::NoShowMarked))
+        .bind(micros(observed_at))
+        .bind(user.0)
+        .bind(invitee.uri.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    // A new invitee that replaces an old one means the old one was canceled by a reschedule,
+    // even if that cancel delivery has not arrived (yet).
+    if let Some(old) = &invitee.old_invitee {
+        sqlx::query(
+            "UPDATE attendees SET status = 'canceled', rescheduled = 1, new_invitee_uri = COALESCE(new_invitee_uri, $1) WHERE user_id = $2 AND invitee_uri = $3",
+        )
+        .bind(invitee.uri.as_str())
+        .bind(user.0)
+        .bind(old.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    let mut touched = vec![meeting_id];
+    touched.extend(linked_meetings(conn, user, meeting_id).await?);
+    for id in &touched {
+        refresh_meeting(conn, user, *id, now_ms).await?;
+    }
+    Ok(meeting_id)
+}
+
+fn describe_location_kind(kind: &str) -> String {
+    match kind {
+        "google_conference" => "Google Meet".into(),
+        "zoom" | "zoom_conference" => "Zoom".into(),
+        "microsoft_teams_conference" => "Microsoft Teams".into(),
+        "webex_conference" => "Webex".into(),
+        "gotomeeting" => "GoTo Meeting".into(),
+        "outbound_call" | "inbound_call" => "Phone call".into(),
+        "ask_invitee" => "Invitee chooses".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// Meetings on either side of a reschedule involving this meeting's attendees.
+async fn linked_meetings(conn: &mut AnyConnection, user: AdviserId, meeting_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT other.meeting_id FROM attendees mine JOIN attendees other \
+           ON other.user_id = mine.user_id AND (other.invitee_uri = mine.old_invitee_uri OR other.invitee_uri = mine.new_invitee_uri \
+               OR other.old_invitee_uri = mine.invitee_uri OR other.new_invitee_uri = mine.invitee_uri) \
+         WHERE mine.meeting_id = $1 AND mine.user_id = $2 AND other.meeting_id <> $1",
+    )
+    .bind(meeting_id)
+    .bind(user.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Derives a meeting's status and reschedule links from its attendees, and records a change.
+async fn refresh_meeting(conn: &mut AnyConnection, user: AdviserId, meeting_id: i64, now_ms: i64) -> Result<(), sqlx::Error> {
+    type A = (String, i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+    let attendees: Vec<A> = sqlx::query_as(
+        "SELECT status, rescheduled, old_invitee_uri, new_invitee_uri, canceled_by, cancel_reason, canceler_type \
+         FROM attendees WHERE meeting_id = $1 ORDER BY invitee_uri",
+    )
+    .bind(meeting_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let any_active = attendees.iter().any(|a| a.0 == "active");
+    let all_rescheduled = !attendees.is_empty() && attendees.iter().all(|a| a.0 == "canceled" && a.1 == 1);
+    let status = if any_active || attendees.is_empty() {
+        "active"
+    } else if all_rescheduled {
+        "rescheduled"
+    } else {
+        "canceled"
+    };
+    // Cancellation details: from the first canceled, not-rescheduled attendee (stable order).
+    let cancel = attendees.iter().find(|a| a.0 == "canceled" && a.1 == 0);
+    let moved_to = attendees.iter().find_map(|a| a.3.clone());
+    let moved_from = attendees.iter().find_map(|a| a.2.clone());
+    let to_event = event_of_invitee(conn, user, moved_to.as_deref()).await?;
+    let from_event = event_of_invitee(conn, user, moved_from.as_deref()).await?;
+    let changed = sqlx::query(
+        "UPDATE meetings SET status = $1, canceled_by = $2, cancel_reason = $3, canceler_type = $4, rescheduled_to = $5, \
+             rescheduled_from = $6, updated_at = $7 \
+         WHERE id = $8 AND NOT (status = $1 AND COALESCE(canceled_by, '') = COALESCE($2, '') AND COALESCE(cancel_reason, '') = COALESCE($3, '') \
+             AND COALESCE(rescheduled_to, '') = COALESCE($5, '') AND COALESCE(rescheduled_from, '') = COALESCE($6, ''))",
+    )
+    .bind(status)
+    .bind(cancel.and_then(|a| a.4.clone()))
+    .bind(cancel.and_then(|a| a.5.clone()))
+    .bind(cancel.and_then(|a| a.6.clone()))
+    .bind(to_event)
+    .bind(from_event)
+    .bind(now_ms)
+    .bind(meeting_id)
+    .execute(&mut *conn)
+    .await?;
+    let _ = changed;
+    sqlx::query("INSERT INTO meeting_changes (user_id, meeting_id, at) VALUES ($1, $2, $3)")
+        .bind(user.0)
+        .bind(meeting_id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn event_of_invitee(conn: &mut AnyConnection, user: AdviserId, invitee: Option<&str>) -> Result<Option<String>, sqlx::Error> {
+    let Some(invitee) = invitee else { return Ok(None) };
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT m.event_uri FROM attendees a JOIN meetings m ON m.id = a.meeting_id WHERE a.user_id = $1 AND a.invitee_uri = $2",
+    )
+    .bind(user.0)
+    .bind(invitee)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(uri,)| uri))
+}

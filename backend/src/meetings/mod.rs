@@ -1,0 +1,8 @@
+//! Meetings: built from Calendly's invitee events (webhooks or sync), listed for the page, and
+//! every change recorded for the live stream.
+
+mod apply;
+mod list;
+
+pub use apply::{apply_invitee, InviteeChange};
+pub use list::{changes_since, list_for_user, latest_change, AttendeeRow, MeetingRow, MeetingsPage};

@@ -1,0 +1,188 @@
+//! Store-then-acknowledge, and turning stored deliveries into meetings.
+//!
+//! The common path is one transaction: insert the delivery (deduplicated on its natural key),
+//! apply it to the meetings, mark it processed, commit — then the caller answers 2xx. If applying
+//! fails, that transaction is rolled back and the delivery is stored alone as `failed`, still
+//! acknowledged (it is safely stored) and retried by [`process_pending`]. If nothing can be
+//! stored, the caller answers 503 and Calendly retries.
+
+use calendly::webhook::WebhookEnvelope;
+
+use super::receive::{Receipt, Rejection};
+use crate::accounts::AdviserId;
+use crate::connections::SubscriptionRow;
+use crate::meetings::{apply_invitee, InviteeChange};
+use crate::AppState;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Processed,
+    /// Stored for the record; not an event that changes meetings.
+    Ignored,
+}
+
+/// Calendly sends no delivery id; an event, its subject and its creation time identify it.
+fn natural_key(envelope: &WebhookEnvelope) -> String {
+    let subject = envelope.payload.get("uri").and_then(|u| u.as_str()).unwrap_or("");
+    format!("{}|{}|{}", envelope.event, subject, envelope.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+pub(super) async fn store_and_process(
+    state: &AppState,
+    subscription: &SubscriptionRow,
+    envelope: &WebhookEnvelope,
+    signature_t: i64,
+    body: &[u8],
+) -> Result<Receipt, Rejection> {
+    let body = std::str::from_utf8(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
+    let key = natural_key(envelope);
+    let user = subscription.user_id;
+    let now = state.clock.now_ms();
+
+    let attempt = async {
+        let mut tx = state.db.pool().begin().await?;
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
+        )
+        .bind(user.0)
+        .bind(subscription.id)
+        .bind(&envelope.event)
+        .bind(&key)
+        .bind(signature_t)
+        .bind(now)
+        .bind(body)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id,)) = inserted else {
+            return Ok::<_, ProcessError>((None, None));
+        };
+        let outcome = apply(&mut tx, user, envelope, now).await?;
+        mark_done(&mut tx, id, &outcome, now).await?;
+        sqlx::query("UPDATE calendar_connections SET last_webhook_at = $1 WHERE user_id = $2")
+            .bind(now)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        let seq = latest_seq(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok((Some(id), seq))
+    }
+    .await;
+
+    match attempt {
+        Ok((None, _)) => Ok(Receipt { delivery_id: None, duplicate: true, user_id: user.0, change_seq: None }),
+        Ok((Some(id), seq)) => {
+            if let Some(seq) = seq {
+                state.live.publish(&state.db, user, seq).await;
+            }
+            Ok(Receipt { delivery_id: Some(id), duplicate: false, user_id: user.0, change_seq: seq })
+        }
+        Err(ProcessError::Database(e)) if is_unavailable(&e) => Err(Rejection::Unavailable(e)),
+        Err(err) => {
+            // Keep the delivery (it verified); a worker retries applying it.
+            tracing::warn!(error = %err, "applying a delivery failed; stored for retry");
+            let stored: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
+                "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
+            )
+            .bind(user.0)
+            .bind(subscription.id)
+            .bind(&envelope.event)
+            .bind(&key)
+            .bind(signature_t)
+            .bind(now)
+            .bind(body)
+            .bind(err.to_string())
+            .fetch_optional(state.db.pool())
+            .await;
+            match stored {
+                Ok(row) => Ok(Receipt { delivery_id: row.map(|(id,)| id), duplicate: false, user_id: user.0, change_seq: None }),
+                Err(e) => Err(Rejection::Unavailable(e)),
+            }
+        }
+    }
+}
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
+        || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ProcessError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("payload does not match its event type: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection, user: AdviserId, envelope: &WebhookEnvelope, now: i64) -> Result<DeliveryOutcome, ProcessError> {
+    let Some(change) = InviteeChange::from_event(&envelope.event) else {
+        return Ok(DeliveryOutcome::Ignored);
+    };
+    let payload = envelope.invitee_payload()?;
+    apply_invitee(conn, user, change, &envelope.created_at, &payload.invitee, &payload.scheduled_event, "webhook", now).await?;
+    Ok(DeliveryOutcome::Processed)
+}
+
+async fn mark_done(conn: &mut sqlx::AnyConnection, id: i64, outcome: &DeliveryOutcome, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL WHERE id = $3")
+        .bind(match outcome {
+            DeliveryOutcome::Processed => "processed",
+            DeliveryOutcome::Ignored => "ignored",
+        })
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn latest_seq(conn: &mut sqlx::AnyConnection, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
+    let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
+        .bind(user.0)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(seq)
+}
+
+/// Applies stored deliveries that could not be applied when they arrived (up to 10 attempts).
+pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, user_id, body FROM webhook_deliveries WHERE status IN ('pending', 'failed') AND attempts < 10 ORDER BY id LIMIT 100",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut done = 0;
+    for (id, user_id, body) in rows {
+        let user = AdviserId(user_id);
+        let now = state.clock.now_ms();
+        let result: Result<Option<i64>, ProcessError> = async {
+            let envelope: WebhookEnvelope = serde_json::from_str(&body)?;
+            let mut tx = state.db.pool().begin().await?;
+            let outcome = apply(&mut tx, user, &envelope, now).await?;
+            mark_done(&mut tx, id, &outcome, now).await?;
+            let seq = latest_seq(&mut tx, user).await?;
+            tx.commit().await?;
+            Ok(seq)
+        }
+        .await;
+        match result {
+            Ok(seq) => {
+                done += 1;
+                if let Some(seq) = seq {
+                    state.live.publish(&state.db, user, seq).await;
+                }
+            }
+            Err(err) => {
+                sqlx::query("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, error = $1 WHERE id = $2")
+                    .bind(err.to_string())
+                    .bind(id)
+                    .execute(state.db.pool())
+                    .await?;
+            }
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,116 @@
+//! One delivery, from raw bytes to a stored row. Order matters: find the subscription by its
+//! route token (O(1), indexed), check the signature on the exact bytes with the app key, check
+//! the timestamp, only then parse JSON, cross-check `created_by`, and commit before answering.
+
+use calendly::webhook::{verify, SignatureError, SignatureHeader, WebhookEnvelope, DEFAULT_TOLERANCE_SECS};
+
+use crate::connections::SubscriptionRow;
+use crate::AppState;
+
+/// Calendly's payloads are a few KiB; anything this big is not from Calendly.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Why a delivery was refused. Each has an HTTP status and a reason code for logs and metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("unknown or inactive webhook route")]
+    UnknownRoute,
+    #[error("signature: {0}")]
+    Signature(SignatureError),
+    #[error("body is not a Calendly webhook payload: {0}")]
+    BadPayload(String),
+    #[error("created_by {created_by} does not match the subscription's user")]
+    WrongUser { created_by: String },
+    #[error("storage unavailable: {0}")]
+    Unavailable(sqlx::Error),
+}
+
+impl Rejection {
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::UnknownRoute => 404,
+            Rejection::Signature(SignatureError::Missing | SignatureError::Stale | SignatureError::Future | SignatureError::Mismatch) => 401,
+            Rejection::Signature(_) => 400,
+            Rejection::BadPayload(_) => 400,
+            Rejection::WrongUser { .. } => 403,
+            Rejection::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::UnknownRoute => "unknown_route",
+            Rejection::Signature(SignatureError::Missing) => "signature_missing",
+            Rejection::Signature(SignatureError::Malformed) => "signature_malformed",
+            Rejection::Signature(SignatureError::BadTimestamp) => "signature_bad_timestamp",
+            Rejection::Signature(SignatureError::RepeatedTimestamp) => "signature_repeated_timestamp",
+            Rejection::Signature(SignatureError::EmptySignature) => "signature_empty",
+            Rejection::Signature(SignatureError::Stale) => "timestamp_stale",
+            Rejection::Signature(SignatureError::Future) => "timestamp_future",
+            Rejection::Signature(SignatureError::Mismatch) => "signature_mismatch",
+            Rejection::BadPayload(_) => "bad_payload",
+            Rejection::WrongUser { .. } => "created_by_mismatch",
+            Rejection::Unavailable(_) => "storage_unavailable",
+        }
+    }
+}
+
+/// A stored delivery.
+#[derive(Debug)]
+pub struct Receipt {
+    pub delivery_id: Option<i64>,
+    /// Already stored earlier (a Calendly retry or a replay): nothing changed.
+    pub duplicate: bool,
+    pub user_id: i64,
+    /// The newest meeting change it produced, if processed inline.
+    pub change_seq: Option<i64>,
+}
+
+/// Handles a delivery to `/api/calendly/webhook/{route_token}` (`route_token = Some`) or to the
+/// legacy bare URL (`None`: routed by `created_by` through an index after verification).
+#[tracing::instrument(skip_all, fields(route = route_token.map(|_| "token").unwrap_or("legacy")))]
+pub async fn receive(state: &AppState, route_token: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<Receipt, Rejection> {
+    let result = receive_inner(state, route_token, signature, body).await;
+    let outcome = match &result {
+        Ok(r) if r.duplicate => "duplicate",
+        Ok(_) => "stored",
+        Err(e) => e.reason(),
+    };
+    state.metrics.inc("webhook_deliveries_total", "Webhook deliveries by outcome.", &[("outcome", outcome)]);
+    match &result {
+        Err(e @ Rejection::WrongUser { .. }) => tracing::warn!(security_event = true, reason = e.reason(), "{e}"),
+        Err(Rejection::Unavailable(e)) => tracing::error!(error = %e, "could not store a webhook delivery"),
+        Err(e) => tracing::info!(reason = e.reason(), "webhook rejected: {e}"),
+        Ok(_) => {}
+    }
+    result
+}
+
+async fn receive_inner(state: &AppState, route_token: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<Receipt, Rejection> {
+    let subscription = match route_token {
+        Some(token) => Some(
+            crate::connections::subscription_by_route_token(&state.db, token)
+                .await
+                .map_err(Rejection::Unavailable)?
+                .ok_or(Rejection::UnknownRoute)?,
+        ),
+        None => None,
+    };
+
+    let header = SignatureHeader::parse(signature.unwrap_or("")).map_err(Rejection::Signature)?;
+    verify(&state.calendly.signing_key, &header, body, state.clock.now_unix(), DEFAULT_TOLERANCE_SECS).map_err(Rejection::Signature)?;
+
+    let envelope: WebhookEnvelope = serde_json::from_slice(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
+    let subscription: SubscriptionRow = match subscription {
+        Some(sub) => sub,
+        None => crate::connections::subscription_by_user_uri(&state.db, &envelope.created_by)
+            .await
+            .map_err(Rejection::Unavailable)?
+            .ok_or(Rejection::UnknownRoute)?,
+    };
+    if envelope.created_by != subscription.user_uri {
+        return Err(Rejection::WrongUser { created_by: envelope.created_by });
+    }
+
+    crate::webhooks::process::store_and_process(state, &subscription, &envelope, header.t, body).await
+}

@@ -1,0 +1,207 @@
+//! `GET/POST /oauth/authorize` (calendly-api.md §1.2): validates the request, shows a small
+//! consent page ("Allow" / "Deny"), and redirects back with a code or `error=access_denied`.
+//!
+//! With no consent user set, the page also asks for a name and email and signs in as (or
+//! creates) that Calendly user: this is how a person uses sandbox mode in a browser.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use url::Url;
+
+use crate::errors::AuthorizeError;
+use crate::oauth::GrantedScopes;
+use crate::users::{NewUser, Plan, Role};
+use crate::Simulator;
+
+/// The authorize parameters we echo through the consent form.
+const FORWARDED: [&str; 7] =
+    ["client_id", "response_type", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+
+/// An authorize request that passed validation.
+struct Authorize {
+    params: HashMap<String, String>,
+    redirect: Url,
+    scopes: GrantedScopes,
+    code_challenge: Option<String>,
+}
+
+impl Authorize {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+}
+
+fn validate(sim: &Simulator, params: HashMap<String, String>) -> Result<Authorize, AuthorizeError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if get("client_id") != Some(sim.config().client_id.as_str()) {
+        return Err(AuthorizeError::INVALID_CLIENT);
+    }
+    let redirect_uri = get("redirect_uri").ok_or(AuthorizeError::INVALID_REDIRECT_URI)?;
+    let registered = &sim.config().redirect_uris;
+    if !registered.is_empty() && !registered.iter().any(|r| r == redirect_uri) {
+        return Err(AuthorizeError::INVALID_REDIRECT_URI);
+    }
+    let redirect = Url::parse(redirect_uri)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
+        .ok_or(AuthorizeError::INVALID_REDIRECT_URI)?;
+    if get("response_type") != Some("code") {
+        return Err(AuthorizeError::UNSUPPORTED_RESPONSE_TYPE);
+    }
+    let scopes = GrantedScopes::parse(get("scope")).ok_or(AuthorizeError::INVALID_SCOPE)?;
+    let code_challenge = get("code_challenge").map(String::from);
+    if code_challenge.is_some() && get("code_challenge_method") != Some("S256") {
+        return Err(AuthorizeError::INVALID_CODE_CHALLENGE_METHOD);
+    }
+    Ok(Authorize { params, redirect, scopes, code_challenge })
+}
+
+/// `GET /oauth/authorize`: the consent page.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn show(State(sim): State<Simulator>, RawQuery(query): RawQuery) -> Response {
+    let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    match validate(&sim, params) {
+        Ok(request) => consent_page(&sim, &request, None, StatusCode::OK),
+        Err(error) => error_page(error),
+    }
+}
+
+/// `POST /oauth/authorize`: the person's decision (`decision=allow|deny`, plus `name`/`email`
+/// when signing in from the page).
+#[tracing::instrument(skip_all)]
+pub(crate) async fn decide(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Response {
+    let form: HashMap<String, String> = match body {
+        Ok(body) => url::form_urlencoded::parse(&body).into_owned().collect(),
+        Err(_) => HashMap::new(),
+    };
+    let decision = form.get("decision").cloned().unwrap_or_default();
+    let name = form.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
+    let email = form.get("email").map(|s| s.trim().to_string()).unwrap_or_default();
+    let request = match validate(&sim, form) {
+        Ok(request) => request,
+        Err(error) => return error_page(error),
+    };
+    match decision.as_str() {
+        "deny" => {
+            let denied = AuthorizeError::ACCESS_DENIED;
+            redirect_back(&request, &[("error", denied.error), ("error_description", denied.description)])
+        }
+        "allow" => {
+            let user = match signed_in_user(&sim, &name, &email) {
+                Ok(user) => user,
+                Err(notice) => return consent_page(&sim, &request, Some(&notice), StatusCode::BAD_REQUEST),
+            };
+            let redirect_uri = request.param("redirect_uri").unwrap_or_default().to_string();
+            let code = sim.create_code(&user, &redirect_uri, &request.scopes, request.code_challenge.clone());
+            redirect_back(&request, &[("code", &code)])
+        }
+        _ => consent_page(&sim, &request, Some("Choose Allow or Deny."), StatusCode::BAD_REQUEST),
+    }
+}
+
+/// The uuid of the consenting user: the one typed into the form (found or created), else the
+/// consent user set by the test.
+fn signed_in_user(sim: &Simulator, name: &str, email: &str) -> Result<String, String> {
+    if !email.is_empty() {
+        let user = match sim.user_by_email(email) {
+            Some(user) => user,
+            None => sim
+                .try_create_user(NewUser {
+                    name: name.to_string(),
+                    email: email.to_string(),
+                    organization: None,
+                    plan: Plan::Standard,
+                    role: Role::Owner,
+                    timezone: "UTC".into(),
+                })
+                .map_err(|e| e.to_string())?,
+        };
+        sim.set_consent_user(Some(&user.uri));
+        return Ok(user.uuid);
+    }
+    sim.state().consent_user.clone().ok_or_else(|| "Enter your name and email to sign in to Calendly.".to_string())
+}
+
+/// 302 to the redirect URI with `extra` and the echoed `state`.
+fn redirect_back(request: &Authorize, extra: &[(&str, &str)]) -> Response {
+    let mut url = request.redirect.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in extra {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = request.param("state").filter(|s| !s.is_empty()) {
+            query.append_pair("state", state);
+        }
+    }
+    match HeaderValue::from_str(url.as_str()) {
+        Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+        Err(_) => error_page(AuthorizeError::INVALID_REDIRECT_URI),
+    }
+}
+
+fn consent_page(sim: &Simulator, request: &Authorize, notice: Option<&str>, status: StatusCode) -> Response {
+    // Two statements: the state guard must be released before `sim.user` locks again.
+    let consent_user = sim.state().consent_user.clone();
+    let signed_in = consent_user.and_then(|id| sim.user(&id));
+    let hidden: String = FORWARDED
+        .iter()
+        .filter_map(|k| request.param(k).map(|v| (k, v)))
+        .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
+        .collect();
+    let scopes = match &request.scopes.set {
+        None => "<li>Full access to your Calendly account (legacy <code>default</code> scope)</li>".to_string(),
+        Some(set) => set.iter().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect(),
+    };
+    let who = match &signed_in {
+        Some(user) => format!(
+            "<p>Signed in to Calendly as <strong>{}</strong> &lt;{}&gt;.</p>",
+            escape(&user.name),
+            escape(&user.email)
+        ),
+        None => r#"<p>Sign in to Calendly (sandbox): a new account is created if the email is new.</p>
+<label>Name <input name="name" autocomplete="name" required></label>
+<label>Email <input name="email" type="email" autocomplete="email" required></label>"#
+            .to_string(),
+    };
+    let notice = notice.map(|n| format!(r#"<p class="notice" role="alert">{}</p>"#, escape(n))).unwrap_or_default();
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Authorize application – Calendly (simulator)</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}}
+label{{display:block;margin:.6rem 0}}input[name]{{display:block;width:100%;padding:.4rem}}
+button{{padding:.5rem 1.2rem;margin-right:.5rem}}.notice{{color:#b00020}}</style></head>
+<body><h1>Authorize application</h1>
+<p>An application (client <code>{client}</code>) would like to use your Calendly account.</p>
+<p>It asks for:</p><ul>{scopes}</ul>
+{notice}
+<form method="post" action="/oauth/authorize">{hidden}
+{who}
+<p><button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" formnovalidate>Deny</button></p>
+</form></body></html>"#,
+        client = escape(request.param("client_id").unwrap_or_default()),
+    );
+    (status, Html(body)).into_response()
+}
+
+fn error_page(error: AuthorizeError) -> Response {
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>An error has occurred – Calendly (simulator)</title></head>
+<body><h1>An error has occurred</h1><p id="error" data-error="{code}">{description}</p></body></html>"#,
+        code = error.error,
+        description = escape(error.description),
+    );
+    (StatusCode::BAD_REQUEST, Html(body)).into_response()
+}
+
+fn escape(raw: &str) -> String {
+    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}

@@ -1,0 +1,266 @@
+//! Everything the simulator remembers, behind one `std::sync::Mutex` (never held across `.await`).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::bookings::Canceler;
+use crate::deliveries::{DeliveryAttempt, FailureRule, Job};
+use crate::subscriptions::{CreatedWith, SubscriptionScope, SubscriptionState};
+use crate::users::{Plan, Role};
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// Monotonic counter giving records a stable creation order.
+    seq: u64,
+    pub orgs: HashMap<String, OrgRecord>,
+    pub users: HashMap<String, UserRecord>,
+    /// The user "signed in to Calendly" on the consent page.
+    pub consent_user: Option<String>,
+    pub codes: HashMap<String, AuthCode>,
+    pub grants: Vec<Grant>,
+    /// Access and refresh tokens → index into `grants`.
+    pub tokens: HashMap<String, TokenRef>,
+    pub token_issuance: HashMap<String, Window>,
+    pub api_usage: HashMap<String, Window>,
+    pub events: HashMap<String, EventRecord>,
+    pub invitees: HashMap<String, InviteeRecord>,
+    /// (host uuid, event name) → event type uuid, so repeat bookings share an event type.
+    pub event_types: HashMap<(String, String), String>,
+    pub subscriptions: HashMap<String, SubscriptionRecord>,
+    pub deliveries: Vec<DeliveryAttempt>,
+    pub failures: Vec<FailureRule>,
+    /// One first-attempt queue per subscription, so its deliveries start in publication order.
+    pub workers: HashMap<String, UnboundedSender<Job>>,
+}
+
+impl State {
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub(crate) fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
+        self.users.values().find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+    }
+}
+
+pub(crate) struct OrgRecord {
+    pub name: String,
+}
+
+pub(crate) struct UserRecord {
+    pub uuid: String,
+    pub seq: u64,
+    pub name: String,
+    pub slug: String,
+    pub email: String,
+    pub org: String,
+    pub plan: Plan,
+    pub role: Role,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) struct AuthCode {
+    pub user: String,
+    pub redirect_uri: String,
+    pub scope_text: String,
+    pub scopes: Option<BTreeSet<String>>,
+    pub code_challenge: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// One issued access token (with its refresh token for OAuth), or one personal access token.
+pub(crate) struct Grant {
+    pub user: String,
+    pub via: CreatedWith,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub scope_text: String,
+    /// `None` = full access (legacy `default` scope, or an unscoped PAT).
+    pub scopes: Option<BTreeSet<String>>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+    pub refresh_used: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    Access,
+    Refresh,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokenRef {
+    pub grant: usize,
+    pub kind: TokenKind,
+}
+
+/// A fixed one-minute counting window.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    start: DateTime<Utc>,
+    count: u32,
+}
+
+/// The outcome of counting one request against a window.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WindowHit {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets.
+    pub reset: i64,
+}
+
+impl Window {
+    pub(crate) fn new(now: DateTime<Utc>) -> Self {
+        Self { start: now, count: 0 }
+    }
+
+    pub(crate) fn hit(&mut self, now: DateTime<Utc>, limit: u32) -> WindowHit {
+        if now >= self.start + Duration::minutes(1) || now < self.start {
+            *self = Self::new(now);
+        }
+        let allowed = self.count < limit;
+        if allowed {
+            self.count += 1;
+        }
+        let reset = ((self.start + Duration::minutes(1)) - now).num_milliseconds().max(0);
+        WindowHit { allowed, limit, remaining: limit.saturating_sub(self.count), reset: (reset + 999) / 1000 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Active,
+    Canceled,
+}
+
+impl Status {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Cancellation {
+    pub canceled_by: String,
+    pub reason: Option<String>,
+    pub canceler_type: Canceler,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) struct EventRecord {
+    pub uuid: String,
+    pub seq: u64,
+    pub name: String,
+    pub host: String,
+    pub org: String,
+    pub event_type: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub location: Value,
+    pub limit: u32,
+    /// Invitee uuids in booking order.
+    pub invitees: Vec<String>,
+    pub status: Status,
+    pub cancellation: Option<Cancellation>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct NoShow {
+    pub uuid: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) struct InviteeRecord {
+    pub uuid: String,
+    pub seq: u64,
+    pub event: String,
+    pub name: String,
+    pub email: String,
+    pub timezone: String,
+    pub questions: Vec<(String, String)>,
+    pub status: Status,
+    pub cancellation: Option<Cancellation>,
+    pub rescheduled: bool,
+    /// Full URIs, as they appear in payloads.
+    pub old_invitee: Option<String>,
+    pub new_invitee: Option<String>,
+    pub no_show: Option<NoShow>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub(crate) struct SubscriptionRecord {
+    pub uuid: String,
+    pub seq: u64,
+    pub callback_url: String,
+    pub events: Vec<String>,
+    pub scope: SubscriptionScope,
+    pub org: String,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub creator: String,
+    pub signing_key: Option<String>,
+    pub created_with: CreatedWith,
+    pub state: SubscriptionState,
+    pub retry_started_at: Option<DateTime<Utc>>,
+    /// Start of the current run of failures (cleared by a success); drives disabling.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The id at the end of a resource URI (`…/{collection}/{id}`), or a bare id.
+pub(crate) fn id_of<'a>(uri: &'a str, collection: &str) -> Option<&'a str> {
+    let trimmed = uri.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return None;
+    }
+    match trimmed.rsplit_once('/') {
+        None => Some(trimmed),
+        Some((head, id)) => {
+            let parent = head.rsplit('/').next()?;
+            (parent == collection && !id.is_empty()).then_some(id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_come_from_the_end_of_uris_of_the_right_collection() {
+        assert_eq!(id_of("http://127.0.0.1:9/users/abc", "users"), Some("abc"));
+        assert_eq!(id_of("abc", "users"), Some("abc"));
+        assert_eq!(id_of("http://x/organizations/abc", "users"), None);
+        assert_eq!(id_of("http://x/scheduled_events/e/invitees/i", "invitees"), Some("i"));
+        assert_eq!(id_of("", "users"), None);
+    }
+
+    #[test]
+    fn a_window_refuses_past_its_limit_then_resets_after_a_minute() {
+        let now = Utc::now();
+        let mut window = Window::new(now);
+        assert!(window.hit(now, 2).allowed);
+        let second = window.hit(now, 2);
+        assert!(second.allowed);
+        assert_eq!(second.remaining, 0);
+        assert!(!window.hit(now, 2).allowed);
+        assert!(window.hit(now + Duration::seconds(61), 2).allowed);
+    }
+}

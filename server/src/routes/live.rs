@@ -1,0 +1,87 @@
+//! `GET /api/meetings/stream`: the signed-in adviser's meeting changes as Server-Sent Events.
+//! Authorized when it opens; carries only that adviser's changes; each event's id is the change
+//! sequence, so a reconnecting browser (`Last-Event-ID`) gets everything it missed.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use backend::accounts::AdviserId;
+use backend::live::LiveSignal;
+use backend::AppState;
+use futures::StreamExt;
+use http::HeaderMap;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+use super::session::SignedIn;
+
+/// Safety net: re-read the log this often even without a signal.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(10);
+
+struct Cursor {
+    state: AppState,
+    user: AdviserId,
+    signals: Receiver<LiveSignal>,
+    /// The last change sequence sent (or the client's Last-Event-ID).
+    seen: Option<i64>,
+    started: bool,
+}
+
+pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: HeaderMap) -> impl IntoResponse {
+    let seen: Option<i64> = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    state.metrics.inc("live_streams_opened_total", "Live meeting streams opened.", &[]);
+    let cursor = Cursor { signals: state.live.subscribe(), state, user: who.adviser.id, seen, started: false };
+    let events = futures::stream::unfold(cursor, next_batch)
+        .flat_map(|batch: Vec<Event>| futures::stream::iter(batch.into_iter().map(Ok::<_, Infallible>)));
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Waits for a reason to look (a signal for this adviser, a resync, or the safety-net timer),
+/// then sends every change after the cursor as one `change` event.
+async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
+    if !c.started {
+        c.started = true;
+        let mut events = Vec::new();
+        match c.seen {
+            None => {
+                let latest = backend::meetings::latest_change(&c.state.db, c.user).await.unwrap_or(0);
+                c.seen = Some(latest);
+                events.push(Event::default().event("ready").id(latest.to_string()).data(latest.to_string()));
+            }
+            Some(seq) => {
+                events.push(Event::default().event("ready").data(seq.to_string()));
+                events.extend(catch_up(&mut c).await);
+            }
+        }
+        return Some((events, c));
+    }
+    loop {
+        let wake = match tokio::time::timeout(CATCH_UP_EVERY, c.signals.recv()).await {
+            Ok(Ok(LiveSignal::Changed { user_id, .. })) => user_id == c.user.0,
+            Ok(Ok(LiveSignal::Resync)) | Ok(Err(RecvError::Lagged(_))) | Err(_) => true,
+            Ok(Err(RecvError::Closed)) => return None,
+        };
+        if wake {
+            let events = catch_up(&mut c).await;
+            if !events.is_empty() {
+                return Some((events, c));
+            }
+        }
+    }
+}
+
+async fn catch_up(c: &mut Cursor) -> Vec<Event> {
+    let since = c.seen.unwrap_or(0);
+    let changes = backend::meetings::changes_since(&c.state.db, c.user, since).await.unwrap_or_default();
+    match changes.last() {
+        Some((seq, _)) => {
+            c.seen = Some(*seq);
+            let mut ids: Vec<String> = changes.iter().map(|(_, meeting)| meeting.to_string()).collect();
+            ids.dedup();
+            vec![Event::default().event("change").id(seq.to_string()).data(ids.join(","))]
+        }
+        None => Vec::new(),
+    }
+}
