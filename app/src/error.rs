@@ -62,7 +62,9 @@ impl From<backend::accounts::AccountError> for AppError {
     fn from(err: backend::accounts::AccountError) -> Self {
         use backend::accounts::AccountError as E;
         match err {
-            E::InvalidEmail | E::PasswordTooShort | E::PasswordTooLong => AppError::Invalid(err.to_string()),
+            E::InvalidEmail | E::PasswordTooShort | E::PasswordTooLong => {
+                AppError::Invalid(err.to_string())
+            }
             E::EmailTaken => AppError::Conflict(err.to_string()),
             E::InvalidCredentials => AppError::Invalid(err.to_string()),
             E::Throttled => AppError::TooManyRequests(err.to_string()),

@@ -8,7 +8,8 @@ use leptos::prelude::*;
 use crate::error::AppError;
 
 pub fn state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| AppError::internal("AppState missing from the Leptos context"))
+    use_context::<AppState>()
+        .ok_or_else(|| AppError::internal("AppState missing from the Leptos context"))
 }
 
 /// The session token from this request's cookie, if any.
@@ -26,7 +27,9 @@ pub fn session_token() -> Option<String> {
 pub async fn current_adviser() -> Result<Adviser, AppError> {
     let state = state()?;
     let adviser = match session_token() {
-        Some(token) => backend::sessions::adviser_for(&state.db, &state.clock, &token).await.map_err(AppError::internal)?,
+        Some(token) => backend::sessions::adviser_for(&state.db, &state.clock, &token)
+            .await
+            .map_err(AppError::internal)?,
         None => None,
     };
     adviser.ok_or_else(|| fail(AppError::Unauthorized))
@@ -42,7 +45,40 @@ pub fn fail(err: AppError) -> AppError {
 
 /// Adds a `Set-Cookie` header to the response.
 pub fn set_cookie(value: &str) {
-    if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(value)) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
         response.append_header(http::header::SET_COOKIE, value);
     }
+}
+
+/// A timestamp (Unix ms) as the adviser reads it: "Tue 24 Nov 2026, 15:30", in `timezone`
+/// (an IANA name; UTC if unknown).
+pub fn format_time(ms: i64, timezone: &str) -> String {
+    with_tz(ms, timezone, "%a %-d %b %Y, %H:%M")
+}
+
+/// Just the clock time, for the end of a range.
+pub fn format_clock(ms: i64, timezone: &str) -> String {
+    with_tz(ms, timezone, "%H:%M")
+}
+
+fn with_tz(ms: i64, timezone: &str, pattern: &str) -> String {
+    use chrono::TimeZone;
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    match chrono::Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.with_timezone(&tz).format(pattern).to_string(),
+        None => String::new(),
+    }
+}
+
+/// ISO 8601 UTC, for `<time datetime=…>`.
+pub fn iso(ms: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }

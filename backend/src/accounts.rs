@@ -1,7 +1,9 @@
 //! Adviser accounts: sign-up with validation, sign-in that neither reveals whether an email
 //! exists nor allows unlimited guessing.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 use crate::{Clock, Db};
@@ -57,7 +59,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'));
+            && !email.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+            });
         if valid {
             Ok(Self(email))
         } else {
@@ -93,7 +97,11 @@ async fn hash_password(password: String) -> Result<String, AccountError> {
 
 async fn password_matches(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -105,23 +113,35 @@ fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(crate::crypto::random_token(16).as_bytes(), &salt).expect("hashing").to_string()
+        Argon2::default()
+            .hash_password(crate::crypto::random_token(16).as_bytes(), &salt)
+            .expect("hashing")
+            .to_string()
     })
 }
 
-pub async fn sign_up(db: &Db, clock: &Clock, email: &str, password: &str) -> Result<Adviser, AccountError> {
+pub async fn sign_up(
+    db: &Db,
+    clock: &Clock,
+    email: &str,
+    password: &str,
+) -> Result<Adviser, AccountError> {
     let email = Email::parse(email)?;
     validate_password(password)?;
     let hash = hash_password(password.to_owned()).await?;
-    let inserted: Result<(i64,), sqlx::Error> =
-        sqlx::query_as("INSERT INTO advisers (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id")
-            .bind(email.as_str())
-            .bind(&hash)
-            .bind(clock.now_ms())
-            .fetch_one(db.pool())
-            .await;
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO advisers (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(&hash)
+    .bind(clock.now_ms())
+    .fetch_one(db.pool())
+    .await;
     match inserted {
-        Ok((id,)) => Ok(Adviser { id: AdviserId(id), email: email.0 }),
+        Ok((id,)) => Ok(Adviser {
+            id: AdviserId(id),
+            email: email.0,
+        }),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AccountError::EmailTaken),
         Err(e) => Err(e.into()),
     }
@@ -129,30 +149,46 @@ pub async fn sign_up(db: &Db, clock: &Clock, email: &str, password: &str) -> Res
 
 /// Checks credentials. Unknown email and wrong password give the same error after the same work;
 /// more than [`MAX_FAILURES`] failures for one email within the window are refused outright.
-pub async fn sign_in(db: &Db, clock: &Clock, email: &str, password: &str) -> Result<Adviser, AccountError> {
+pub async fn sign_in(
+    db: &Db,
+    clock: &Clock,
+    email: &str,
+    password: &str,
+) -> Result<Adviser, AccountError> {
     let Ok(email) = Email::parse(email) else {
         return Err(AccountError::InvalidCredentials);
     };
     let now = clock.now_ms();
-    let (recent_failures,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1 AND at > $2")
-        .bind(email.as_str())
-        .bind(now - THROTTLE_WINDOW_MS)
-        .fetch_one(db.pool())
-        .await?;
+    let (recent_failures,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1 AND at > $2")
+            .bind(email.as_str())
+            .bind(now - THROTTLE_WINDOW_MS)
+            .fetch_one(db.pool())
+            .await?;
     if recent_failures >= MAX_FAILURES {
         return Err(AccountError::Throttled);
     }
 
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM advisers WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-    let hash = row.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| decoy_hash().to_owned());
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM advisers WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(db.pool())
+            .await?;
+    let hash = row
+        .as_ref()
+        .map(|(_, h)| h.clone())
+        .unwrap_or_else(|| decoy_hash().to_owned());
     let ok = password_matches(password.to_owned(), hash).await;
     match row {
         Some((id, _)) if ok => {
-            sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email.as_str()).execute(db.pool()).await?;
-            Ok(Adviser { id: AdviserId(id), email: email.0 })
+            sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+                .bind(email.as_str())
+                .execute(db.pool())
+                .await?;
+            Ok(Adviser {
+                id: AdviserId(id),
+                email: email.0,
+            })
         }
         _ => {
             sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
@@ -171,16 +207,35 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_malformed_ones_rejected() {
-        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@.com", "ann@example..com"] {
+        assert_eq!(
+            Email::parse("  Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@@example.com",
+            "ann@.com",
+            "ann@example..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
 
     #[test]
     fn short_and_overlong_passwords_are_rejected() {
-        assert!(matches!(validate_password("short"), Err(AccountError::PasswordTooShort)));
-        assert!(matches!(validate_password(&"x".repeat(300)), Err(AccountError::PasswordTooLong)));
+        assert!(matches!(
+            validate_password("short"),
+            Err(AccountError::PasswordTooShort)
+        ));
+        assert!(matches!(
+            validate_password(&"x".repeat(300)),
+            Err(AccountError::PasswordTooLong)
+        ));
         assert!(validate_password("long enough pass").is_ok());
     }
 }

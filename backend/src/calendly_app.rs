@@ -23,7 +23,8 @@ pub struct CalendlyApp {
 impl CalendlyApp {
     pub fn new(calendly: &CalendlySettings, settings: &Settings) -> Self {
         let http = calendly::http_client(Duration::from_secs(20));
-        let redirect_url = url::Url::parse(&settings.public_link(OAUTH_CALLBACK_PATH)).expect("public URL is valid");
+        let redirect_url = url::Url::parse(&settings.public_link(OAUTH_CALLBACK_PATH))
+            .expect("public URL is valid");
         let oauth = CalendlyOAuth::new(
             OAuthSettings {
                 client_id: calendly.client_id.clone(),
@@ -33,6 +34,10 @@ impl CalendlyApp {
             },
             http.clone(),
         );
-        Self { oauth, api: calendly::Client::new(calendly.api_url.clone(), http), signing_key: calendly.webhook_signing_key.clone() }
+        Self {
+            oauth,
+            api: calendly::Client::new(calendly.api_url.clone(), http),
+            signing_key: calendly.webhook_signing_key.clone(),
+        }
     }
 }

@@ -18,7 +18,9 @@ impl Clock {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(self.now_ms()).single().unwrap_or_else(Utc::now)
+        Utc.timestamp_millis_opt(self.now_ms())
+            .single()
+            .unwrap_or_else(Utc::now)
     }
 
     pub fn now_unix(&self) -> i64 {
@@ -27,7 +29,8 @@ impl Clock {
 
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: std::time::Duration) {
-        self.offset_ms.fetch_add(by.as_millis() as i64, Ordering::Relaxed);
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
     }
 }
 

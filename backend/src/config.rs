@@ -15,9 +15,15 @@ pub enum ConfigError {
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
     #[error("{var} is required when {because}")]
-    Missing { var: &'static str, because: &'static str },
+    Missing {
+        var: &'static str,
+        because: &'static str,
+    },
     #[error("could not prepare the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where Calendly lives and the OAuth app's credentials.
@@ -77,11 +83,21 @@ impl Settings {
 
     /// Builds settings from any variable source (tests pass a map).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let data_dir = PathBuf::from(get("APP_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = match get("DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") => url,
+            Some(url)
+                if url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://") =>
+            {
+                url
+            }
             Some(url) => {
                 return Err(ConfigError::Invalid {
                     var: "DATABASE_URL",
@@ -91,31 +107,48 @@ impl Settings {
             None => format!("sqlite://{}/advicly.db?mode=rwc", data_dir.display()),
         };
 
-        let public_url = parse_url("APP_PUBLIC_URL", get("APP_PUBLIC_URL").as_deref().unwrap_or("http://127.0.0.1:3000"))?;
+        let public_url = parse_url(
+            "APP_PUBLIC_URL",
+            get("APP_PUBLIC_URL")
+                .as_deref()
+                .unwrap_or("http://127.0.0.1:3000"),
+        )?;
         let site_addr = get("LEPTOS_SITE_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
-            .map_err(|e| ConfigError::Invalid { var: "LEPTOS_SITE_ADDR", reason: format!("{e}") })?;
+            .map_err(|e| ConfigError::Invalid {
+                var: "LEPTOS_SITE_ADDR",
+                reason: format!("{e}"),
+            })?;
 
         let calendly = match get("CALENDLY_CLIENT_ID") {
             None => None,
             Some(client_id) => {
                 let because = "CALENDLY_CLIENT_ID is set";
-                let client_secret = get("CALENDLY_CLIENT_SECRET")
-                    .ok_or(ConfigError::Missing { var: "CALENDLY_CLIENT_SECRET", because })?;
-                let signing_key = get("CALENDLY_WEBHOOK_SIGNING_KEY")
-                    .ok_or(ConfigError::Missing { var: "CALENDLY_WEBHOOK_SIGNING_KEY", because })?;
+                let client_secret = get("CALENDLY_CLIENT_SECRET").ok_or(ConfigError::Missing {
+                    var: "CALENDLY_CLIENT_SECRET",
+                    because,
+                })?;
+                let signing_key =
+                    get("CALENDLY_WEBHOOK_SIGNING_KEY").ok_or(ConfigError::Missing {
+                        var: "CALENDLY_WEBHOOK_SIGNING_KEY",
+                        because,
+                    })?;
                 Some(CalendlySettings {
                     client_id,
                     client_secret: calendly::secrets::ClientSecret::new(client_secret),
                     webhook_signing_key: calendly::secrets::SigningKey::new(signing_key),
                     auth_url: parse_url(
                         "CALENDLY_AUTH_URL",
-                        get("CALENDLY_AUTH_URL").as_deref().unwrap_or("https://auth.calendly.com"),
+                        get("CALENDLY_AUTH_URL")
+                            .as_deref()
+                            .unwrap_or("https://auth.calendly.com"),
                     )?,
                     api_url: parse_url(
                         "CALENDLY_API_URL",
-                        get("CALENDLY_API_URL").as_deref().unwrap_or("https://api.calendly.com"),
+                        get("CALENDLY_API_URL")
+                            .as_deref()
+                            .unwrap_or("https://api.calendly.com"),
                     )?,
                 })
             }
@@ -140,13 +173,24 @@ impl Settings {
             site_addr,
             encryption_key,
             calendly,
-            sync_interval: Duration::from_secs(parse_u64("APP_SYNC_INTERVAL_SECS", get("APP_SYNC_INTERVAL_SECS"), 300)?),
-            session_ttl: Duration::from_secs(parse_u64("APP_SESSION_TTL_SECS", get("APP_SESSION_TTL_SECS"), 14 * 24 * 3600)?),
+            sync_interval: Duration::from_secs(parse_u64(
+                "APP_SYNC_INTERVAL_SECS",
+                get("APP_SYNC_INTERVAL_SECS"),
+                300,
+            )?),
+            session_ttl: Duration::from_secs(parse_u64(
+                "APP_SESSION_TTL_SECS",
+                get("APP_SESSION_TTL_SECS"),
+                14 * 24 * 3600,
+            )?),
             log_format: match get("APP_LOG_FORMAT").as_deref() {
                 None | Some("pretty") => LogFormat::Pretty,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
-                    return Err(ConfigError::Invalid { var: "APP_LOG_FORMAT", reason: format!("expected pretty or json, got {other:?}") })
+                    return Err(ConfigError::Invalid {
+                        var: "APP_LOG_FORMAT",
+                        reason: format!("expected pretty or json, got {other:?}"),
+                    })
                 }
             },
             data_dir,
@@ -165,14 +209,24 @@ impl Settings {
 
     /// `{APP_PUBLIC_URL}/{path}` without a doubled slash.
     pub fn public_link(&self, path: &str) -> String {
-        format!("{}/{}", self.public_url.as_str().trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.public_url.as_str().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 }
 
 fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| ConfigError::Invalid { var, reason: format!("{e}: {value:?}") })?;
+    let url = Url::parse(value).map_err(|e| ConfigError::Invalid {
+        var,
+        reason: format!("{e}: {value:?}"),
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::Invalid { var, reason: format!("expected an http(s) URL, got {value:?}") });
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!("expected an http(s) URL, got {value:?}"),
+        });
     }
     Ok(url)
 }
@@ -182,7 +236,10 @@ fn parse_u64(var: &'static str, value: Option<String>, default: u64) -> Result<u
         None => Ok(default),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(ConfigError::Invalid { var, reason: format!("expected a positive whole number, got {v:?}") }),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: format!("expected a positive whole number, got {v:?}"),
+            }),
         },
     }
 }
@@ -190,14 +247,25 @@ fn parse_u64(var: &'static str, value: Option<String>, default: u64) -> Result<u
 /// Sandbox mode keeps its generated key in `data/` so stored tokens survive restarts.
 fn sandbox_key(data_dir: &std::path::Path) -> Result<EncryptionKey, ConfigError> {
     let path = data_dir.join("sandbox-encryption.key");
-    let io = |source| ConfigError::DataDir { path: data_dir.to_path_buf(), source };
+    let io = |source| ConfigError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    };
     if let Ok(existing) = std::fs::read_to_string(&path) {
-        return EncryptionKey::from_base64(existing.trim())
-            .map_err(|reason| ConfigError::Invalid { var: "APP_ENCRYPTION_KEY", reason: format!("{}: {reason}", path.display()) });
+        return EncryptionKey::from_base64(existing.trim()).map_err(|reason| {
+            ConfigError::Invalid {
+                var: "APP_ENCRYPTION_KEY",
+                reason: format!("{}: {reason}", path.display()),
+            }
+        });
     }
     std::fs::create_dir_all(data_dir).map_err(io)?;
     let key = EncryptionKey::generate();
-    std::fs::write(&path, base64::engine::general_purpose::STANDARD.encode(key.as_bytes())).map_err(io)?;
+    std::fs::write(
+        &path,
+        base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
+    )
+    .map_err(io)?;
     Ok(key)
 }
 
@@ -208,8 +276,12 @@ mod tests {
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let dir = std::env::temp_dir().join(format!("advicly-config-{}", uuid::Uuid::new_v4()));
-        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.entry("APP_DATA_DIR".into()).or_insert(dir.display().to_string());
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("APP_DATA_DIR".into())
+            .or_insert(dir.display().to_string());
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -223,8 +295,15 @@ mod tests {
 
     #[test]
     fn real_credentials_without_a_signing_key_fail_naming_the_variable() {
-        let err = settings(&[("CALENDLY_CLIENT_ID", "id"), ("CALENDLY_CLIENT_SECRET", "s")]).unwrap_err();
-        assert!(err.to_string().contains("CALENDLY_WEBHOOK_SIGNING_KEY"), "{err}");
+        let err = settings(&[
+            ("CALENDLY_CLIENT_ID", "id"),
+            ("CALENDLY_CLIENT_SECRET", "s"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("CALENDLY_WEBHOOK_SIGNING_KEY"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -255,6 +334,8 @@ mod tests {
     #[test]
     fn secure_cookies_follow_the_public_url_scheme() {
         assert!(!settings(&[]).unwrap().secure_cookies());
-        assert!(settings(&[("APP_PUBLIC_URL", "https://advicly.example")]).unwrap().secure_cookies());
+        assert!(settings(&[("APP_PUBLIC_URL", "https://advicly.example")])
+            .unwrap()
+            .secure_cookies());
     }
 }

@@ -27,7 +27,9 @@ impl EncryptionKey {
             .decode(value.trim())
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim()))
             .map_err(|_| "expected base64".to_owned())?;
-        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
         Ok(Self(key))
     }
 
@@ -48,7 +50,13 @@ impl EncryptionKey {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         [nonce.as_slice(), &sealed].concat()
     }
@@ -60,7 +68,13 @@ impl EncryptionKey {
         let (nonce, sealed) = stored.split_at(NONCE_LEN);
         let cipher = Aes256Gcm::new((&self.0).into());
         let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| DecryptError)?;
         String::from_utf8(plain).map_err(|_| DecryptError)
     }
@@ -96,7 +110,9 @@ mod tests {
     fn a_secret_does_not_decrypt_under_another_key_or_context() {
         let key = EncryptionKey::generate();
         let sealed = key.encrypt("x", "access_token");
-        assert!(EncryptionKey::generate().decrypt(&sealed, "access_token").is_err());
+        assert!(EncryptionKey::generate()
+            .decrypt(&sealed, "access_token")
+            .is_err());
         assert!(key.decrypt(&sealed, "refresh_token").is_err());
         assert!(key.decrypt(&sealed[..5], "access_token").is_err());
     }

@@ -29,7 +29,11 @@ impl Db {
     /// Connects (creating a SQLite file and its directory if needed) and applies migrations.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let kind = if url.starts_with("sqlite:") { DbKind::Sqlite } else { DbKind::Postgres };
+        let kind = if url.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else {
+            DbKind::Postgres
+        };
         if kind == DbKind::Sqlite {
             if let Some(dir) = sqlite_dir(url) {
                 std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
@@ -55,7 +59,11 @@ impl Db {
             DbKind::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Self { pool, kind, url: url.to_owned() })
+        Ok(Self {
+            pool,
+            kind,
+            url: url.to_owned(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -73,7 +81,10 @@ impl Db {
 
     /// A cheap round trip for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -82,10 +93,15 @@ impl Db {
 }
 
 fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf())
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| p.to_path_buf())
 }

@@ -15,7 +15,10 @@ pub const CHANNEL: &str = "advicly_meeting_changes";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LiveSignal {
-    Changed { user_id: i64, seq: i64 },
+    Changed {
+        user_id: i64,
+        seq: i64,
+    },
     /// Signals may have been lost (listener reconnected): every stream re-reads its log.
     Resync,
 }
@@ -27,7 +30,9 @@ pub struct LiveBus {
 
 impl Default for LiveBus {
     fn default() -> Self {
-        Self { tx: broadcast::channel(4096).0 }
+        Self {
+            tx: broadcast::channel(4096).0,
+        }
     }
 }
 
@@ -46,10 +51,15 @@ impl LiveBus {
                 .await;
             match sent {
                 Ok(_) => return,
-                Err(err) => tracing::warn!(error = %err, "NOTIFY failed; signalling this instance only"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "NOTIFY failed; signalling this instance only")
+                }
             }
         }
-        let _ = self.tx.send(LiveSignal::Changed { user_id: user.0, seq });
+        let _ = self.tx.send(LiveSignal::Changed {
+            user_id: user.0,
+            seq,
+        });
     }
 
     /// On PostgreSQL: listens for other instances' (and our own) changes until the process ends,
@@ -97,7 +107,10 @@ impl LiveBus {
 
 fn parse(payload: &str) -> Option<LiveSignal> {
     let (user, seq) = payload.split_once(':')?;
-    Some(LiveSignal::Changed { user_id: user.parse().ok()?, seq: seq.parse().ok()? })
+    Some(LiveSignal::Changed {
+        user_id: user.parse().ok()?,
+        seq: seq.parse().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -106,7 +119,13 @@ mod tests {
 
     #[test]
     fn notifications_carry_ids_only_and_garbage_is_ignored() {
-        assert_eq!(parse("12:345"), Some(LiveSignal::Changed { user_id: 12, seq: 345 }));
+        assert_eq!(
+            parse("12:345"),
+            Some(LiveSignal::Changed {
+                user_id: 12,
+                seq: 345
+            })
+        );
         assert_eq!(parse("nonsense"), None);
         assert_eq!(parse("1:x"), None);
     }

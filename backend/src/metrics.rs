@@ -6,7 +6,9 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -34,7 +36,13 @@ impl Metrics {
         *r.counters.entry((name, own(labels))).or_default() += 1;
     }
 
-    pub fn observe(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)], seconds: f64) {
+    pub fn observe(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        seconds: f64,
+    ) {
         let mut r = self.0.lock().expect("metrics lock");
         r.help.insert(name, help);
         let h = r.histograms.entry((name, own(labels))).or_default();
@@ -50,7 +58,11 @@ impl Metrics {
     /// The current value of a counter (tests and health pages).
     pub fn counter(&self, name: &str, labels: &[(&'static str, &str)]) -> u64 {
         let r = self.0.lock().expect("metrics lock");
-        r.counters.iter().find(|((n, l), _)| *n == name && *l == own(labels)).map(|(_, v)| *v).unwrap_or(0)
+        r.counters
+            .iter()
+            .find(|((n, l), _)| *n == name && *l == own(labels))
+            .map(|(_, v)| *v)
+            .unwrap_or(0)
     }
 
     /// Prometheus text exposition format 0.0.4.
@@ -60,7 +72,11 @@ impl Metrics {
         let mut last = "";
         for ((name, labels), value) in &r.counters {
             if *name != last {
-                let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", r.help.get(name).unwrap_or(&""));
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {}\n# TYPE {name} counter",
+                    r.help.get(name).unwrap_or(&"")
+                );
                 last = name;
             }
             let _ = writeln!(out, "{name}{} {value}", fmt_labels(labels, None));
@@ -68,13 +84,27 @@ impl Metrics {
         last = "";
         for ((name, labels), h) in &r.histograms {
             if *name != last {
-                let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} histogram", r.help.get(name).unwrap_or(&""));
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {}\n# TYPE {name} histogram",
+                    r.help.get(name).unwrap_or(&"")
+                );
                 last = name;
             }
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "{name}_bucket{} {}", fmt_labels(labels, Some(&bound.to_string())), h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {}",
+                    fmt_labels(labels, Some(&bound.to_string())),
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "{name}_bucket{} {}", fmt_labels(labels, Some("+Inf")), h.count);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{} {}",
+                fmt_labels(labels, Some("+Inf")),
+                h.count
+            );
             let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(labels, None), h.sum);
             let _ = writeln!(out, "{name}_count{} {}", fmt_labels(labels, None), h.count);
         }
@@ -87,8 +117,10 @@ fn own(labels: &[(&'static str, &str)]) -> Labels {
 }
 
 fn fmt_labels(labels: &Labels, le: Option<&str>) -> String {
-    let mut parts: Vec<String> =
-        labels.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
     if let Some(le) = le {
         parts.push(format!("le=\"{le}\""));
     }
@@ -106,14 +138,29 @@ mod tests {
     #[test]
     fn counters_and_histograms_render_in_prometheus_text_format() {
         let m = Metrics::default();
-        m.inc("http_requests_total", "Requests.", &[("route", "/healthz"), ("status", "200")]);
-        m.inc("http_requests_total", "Requests.", &[("route", "/healthz"), ("status", "200")]);
-        m.observe("http_request_duration_seconds", "Latency.", &[("route", "/healthz")], 0.003);
+        m.inc(
+            "http_requests_total",
+            "Requests.",
+            &[("route", "/healthz"), ("status", "200")],
+        );
+        m.inc(
+            "http_requests_total",
+            "Requests.",
+            &[("route", "/healthz"), ("status", "200")],
+        );
+        m.observe(
+            "http_request_duration_seconds",
+            "Latency.",
+            &[("route", "/healthz")],
+            0.003,
+        );
         let text = m.render();
         assert!(text.contains("# TYPE http_requests_total counter"));
         assert!(text.contains("http_requests_total{route=\"/healthz\",status=\"200\"} 2"));
-        assert!(text.contains("http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.005\"} 1"));
-        assert!(text.contains("http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0025\"} 0"));
+        assert!(text
+            .contains("http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.005\"} 1"));
+        assert!(text
+            .contains("http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0025\"} 0"));
         assert!(text.contains("http_request_duration_seconds_count{route=\"/healthz\"} 1"));
     }
 }

@@ -47,7 +47,11 @@ pub async fn start(
 }
 
 /// The adviser a live session belongs to; `None` for unknown or expired tokens.
-pub async fn adviser_for(db: &Db, clock: &Clock, token: &str) -> Result<Option<Adviser>, sqlx::Error> {
+pub async fn adviser_for(
+    db: &Db,
+    clock: &Clock,
+    token: &str,
+) -> Result<Option<Adviser>, sqlx::Error> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -58,17 +62,26 @@ pub async fn adviser_for(db: &Db, clock: &Clock, token: &str) -> Result<Option<A
     .bind(clock.now_ms())
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(id, email)| Adviser { id: AdviserId(id), email }))
+    Ok(row.map(|(id, email)| Adviser {
+        id: AdviserId(id),
+        email,
+    }))
 }
 
 pub async fn end(db: &Db, token: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(sha256_hex(token)).execute(db.pool()).await?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(sha256_hex(token))
+        .execute(db.pool())
+        .await?;
     Ok(())
 }
 
 /// Removes expired rows; run periodically.
 pub async fn purge_expired(db: &Db, clock: &Clock) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(clock.now_ms()).execute(db.pool()).await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(clock.now_ms())
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -84,7 +97,10 @@ pub fn cookie(token: &SessionToken, ttl: std::time::Duration, secure: bool) -> S
 
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clearing_cookie(secure: bool) -> String {
-    format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}", if secure { "; Secure" } else { "" })
+    format!(
+        "{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 /// The session token from a `Cookie` request header, if any.
@@ -102,14 +118,26 @@ mod tests {
 
     #[test]
     fn the_session_token_is_found_among_other_cookies() {
-        assert_eq!(token_from_cookie_header("a=1; advicly_session=abc; b=2"), Some("abc"));
+        assert_eq!(
+            token_from_cookie_header("a=1; advicly_session=abc; b=2"),
+            Some("abc")
+        );
         assert_eq!(token_from_cookie_header("a=1"), None);
     }
 
     #[test]
     fn session_cookies_are_http_only_and_lax_and_secure_over_https() {
-        let c = cookie(&SessionToken("t".into()), std::time::Duration::from_secs(60), true);
+        let c = cookie(
+            &SessionToken("t".into()),
+            std::time::Duration::from_secs(60),
+            true,
+        );
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
-        assert!(!cookie(&SessionToken("t".into()), std::time::Duration::from_secs(60), false).contains("Secure"));
+        assert!(!cookie(
+            &SessionToken("t".into()),
+            std::time::Duration::from_secs(60),
+            false
+        )
+        .contains("Secure"));
     }
 }

@@ -18,16 +18,27 @@ pub struct AppState {
     pub metrics: Metrics,
     pub calendly: CalendlyApp,
     pub live: LiveBus,
+    /// Token refreshes, one at a time per adviser.
     pub locks: KeyedLocks,
+    /// Subscription checks and repairs, one at a time per adviser.
+    pub subscription_locks: KeyedLocks,
     /// The built-in Calendly simulator when running in sandbox mode.
     pub sandbox: Option<calendly_sim::Simulator>,
 }
 
 impl AppState {
     /// `settings.calendly` must be set (sandbox mode fills it in with the simulator's).
-    pub fn new(db: Db, settings: Settings, clock: Clock, sandbox: Option<calendly_sim::Simulator>) -> Self {
+    pub fn new(
+        db: Db,
+        settings: Settings,
+        clock: Clock,
+        sandbox: Option<calendly_sim::Simulator>,
+    ) -> Self {
         let calendly = CalendlyApp::new(
-            settings.calendly.as_ref().expect("Calendly settings are resolved before the state is built"),
+            settings
+                .calendly
+                .as_ref()
+                .expect("Calendly settings are resolved before the state is built"),
             &settings,
         );
         Self {
@@ -38,6 +49,7 @@ impl AppState {
             calendly,
             live: LiveBus::default(),
             locks: KeyedLocks::default(),
+            subscription_locks: KeyedLocks::default(),
             sandbox,
         }
     }

@@ -41,7 +41,11 @@ pub async fn sync_connection(state: &AppState, user: AdviserId) -> Result<SyncRe
         Err(TokenError::NeedsReconnect) => ("needs reconnect".to_owned(), "needs_reconnect"),
         Err(e) => (format!("failed: {e}"), "error"),
     };
-    state.metrics.inc("calendly_syncs_total", "Sync runs against Calendly's API by outcome.", &[("outcome", outcome)]);
+    state.metrics.inc(
+        "calendly_syncs_total",
+        "Sync runs against Calendly's API by outcome.",
+        &[("outcome", outcome)],
+    );
     sqlx::query("UPDATE calendar_connections SET last_sync_at = $1, last_sync_result = $2 WHERE user_id = $3")
         .bind(now)
         .bind(summary)
@@ -52,8 +56,11 @@ pub async fn sync_connection(state: &AppState, user: AdviserId) -> Result<SyncRe
 }
 
 async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, TokenError> {
-    let connection = connections::load(&state.db, user).await?.ok_or(TokenError::NotConnected)?;
-    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri).map_err(|e| calendly::Error::Decode(e.to_string()))?;
+    let connection = connections::load(&state.db, user)
+        .await?
+        .ok_or(TokenError::NotConnected)?;
+    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri)
+        .map_err(|e| calendly::Error::Decode(e.to_string()))?;
     let since = state.clock.now() - chrono::Duration::days(LOOKBACK_DAYS);
     let mut report = SyncReport::default();
     let mut page_token = None;
@@ -75,23 +82,48 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
             report.events += 1;
             let mut invitee_page = None;
             for _ in 0..MAX_PAGES {
-                let request = ListInvitees { count: Some(100), page_token: invitee_page.clone(), ..Default::default() };
+                let request = ListInvitees {
+                    count: Some(100),
+                    page_token: invitee_page.clone(),
+                    ..Default::default()
+                };
                 let invitees = with_token(state, user, |t| {
                     let request = request.clone();
                     let uri = event.uri.clone();
-                    async move { state.calendly.api.list_event_invitees(&t, &uri, &request).await }
+                    async move {
+                        state
+                            .calendly
+                            .api
+                            .list_event_invitees(&t, &uri, &request)
+                            .await
+                    }
                 })
                 .await?;
                 for invitee in &invitees.collection {
                     report.invitees += 1;
-                    let change = if invitee.status == Status::Canceled { InviteeChange::Canceled } else { InviteeChange::Created };
+                    let change = if invitee.status == Status::Canceled {
+                        InviteeChange::Canceled
+                    } else {
+                        InviteeChange::Created
+                    };
                     let now = state.clock.now_ms();
                     let mut tx = state.db.pool().begin().await?;
-                    apply_invitee(&mut tx, user, change, &state.clock.now(), invitee, event, "sync", now).await?;
-                    let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
-                        .bind(user.0)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    apply_invitee(
+                        &mut tx,
+                        user,
+                        change,
+                        &state.clock.now(),
+                        invitee,
+                        event,
+                        "sync",
+                        now,
+                    )
+                    .await?;
+                    let (seq,): (Option<i64>,) =
+                        sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
+                            .bind(user.0)
+                            .fetch_one(&mut *tx)
+                            .await?;
                     tx.commit().await?;
                     if let Some(seq) = seq {
                         state.live.publish(&state.db, user, seq).await;

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::errors::{ApiError, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED};
-use crate::oauth::scope_allows;
+use crate::scopes::scope_allows;
 use crate::state::{TokenKind, Window, WindowHit};
 use crate::subscriptions::CreatedWith;
 use crate::users::{Plan, Role};
@@ -64,7 +64,10 @@ impl Simulator {
         if grant.expires_at.is_some_and(|at| at <= now) {
             return Err(ApiError::unauthenticated(TOKEN_EXPIRED));
         }
-        let user = st.users.get(&grant.user).ok_or_else(|| ApiError::unauthenticated(TOKEN_INVALID))?;
+        let user = st
+            .users
+            .get(&grant.user)
+            .ok_or_else(|| ApiError::unauthenticated(TOKEN_INVALID))?;
         Ok(Caller {
             user: user.uuid.clone(),
             org: user.org.clone(),
@@ -89,22 +92,35 @@ impl Simulator {
         let now = self.now();
         let limit = self.api_limit(caller.plan);
         let mut st = self.state();
-        st.api_usage.entry(caller.user.clone()).or_insert_with(|| Window::new(now)).hit(now, limit)
+        st.api_usage
+            .entry(caller.user.clone())
+            .or_insert_with(|| Window::new(now))
+            .hit(now, limit)
     }
 
     /// Headers for responses that are not counted against any user (401s, unknown routes).
     pub(crate) fn uncounted_rate(&self) -> WindowHit {
         let limit = self.config().rate_limit_per_minute.max(1);
-        WindowHit { allowed: true, limit, remaining: limit, reset: 60 }
+        WindowHit {
+            allowed: true,
+            limit,
+            remaining: limit,
+            reset: 60,
+        }
     }
 }
 
 /// Middleware on every API route: authenticate, count, then add the rate-limit headers.
-pub(crate) async fn authenticate(State(sim): State<Simulator>, mut request: Request, next: Next) -> Response {
-    let caller = match bearer(request.headers()).ok_or_else(|| ApiError::unauthenticated(TOKEN_INVALID)) {
-        Ok(token) => sim.caller_for(token),
-        Err(e) => Err(e),
-    };
+pub(crate) async fn authenticate(
+    State(sim): State<Simulator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller =
+        match bearer(request.headers()).ok_or_else(|| ApiError::unauthenticated(TOKEN_INVALID)) {
+            Ok(token) => sim.caller_for(token),
+            Err(e) => Err(e),
+        };
     let caller = match caller {
         Ok(caller) => caller,
         Err(error) => return with_rate_headers(error.into_response(), sim.uncounted_rate()),

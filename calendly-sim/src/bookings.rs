@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use crate::config::new_uuid;
 use crate::deliveries::publish;
 use crate::errors::SimError;
-use crate::state::{id_of, Cancellation, EventRecord, InviteeRecord, NoShow, State as SimState, Status};
+use crate::state::{
+    id_of, Cancellation, EventRecord, InviteeRecord, NoShow, State as SimState, Status,
+};
 use crate::Simulator;
 
 /// A booking made through Calendly. `Default` books a 30-minute "30 Minute Meeting" for Jane
@@ -41,7 +43,9 @@ impl Default for Booking {
         Self {
             host: String::new(),
             event_name: "30 Minute Meeting".into(),
-            start_time: tomorrow.duration_trunc(Duration::hours(1)).unwrap_or(tomorrow),
+            start_time: tomorrow
+                .duration_trunc(Duration::hours(1))
+                .unwrap_or(tomorrow),
             duration_minutes: 30,
             invitee_name: "Jane Prospect".into(),
             invitee_email: "jane.prospect@example.com".into(),
@@ -83,7 +87,10 @@ impl Simulator {
     pub fn book(&self, booking: Booking) -> Result<BookedInvitee, SimError> {
         let now = self.now();
         if !booking.invitee_email.contains('@') {
-            return Err(SimError::Invalid(format!("invitee_email {:?} is not an email address", booking.invitee_email)));
+            return Err(SimError::Invalid(format!(
+                "invitee_email {:?} is not an email address",
+                booking.invitee_email
+            )));
         }
         let mut st = self.state();
         let host = id_of(&booking.host, "users")
@@ -94,11 +101,22 @@ impl Simulator {
             Some(uri) => join_event(&st, uri, &host)?,
             None => {
                 if booking.duration_minutes <= 0 {
-                    return Err(SimError::Invalid("duration_minutes must be positive".into()));
+                    return Err(SimError::Invalid(
+                        "duration_minutes must be positive".into(),
+                    ));
                 }
                 let start = booking.start_time;
                 let end = start + Duration::minutes(booking.duration_minutes);
-                self.new_event(&mut st, &host, &booking.event_name, start, end, booking.location.clone(), booking.max_invitees, now)
+                self.new_event(
+                    &mut st,
+                    &host,
+                    &booking.event_name,
+                    start,
+                    end,
+                    booking.location.clone(),
+                    booking.max_invitees,
+                    now,
+                )
             }
         };
         let invitee = new_invitee(&mut st, &event_id, &booking, now);
@@ -111,16 +129,31 @@ impl Simulator {
     }
 
     /// Cancels an invitee (the event too when no active invitee is left); delivers `invitee.canceled`.
-    pub fn cancel(&self, invitee_uri: &str, by: Canceler, reason: Option<String>) -> Result<(), SimError> {
+    pub fn cancel(
+        &self,
+        invitee_uri: &str,
+        by: Canceler,
+        reason: Option<String>,
+    ) -> Result<(), SimError> {
         let now = self.now();
         let mut st = self.state();
         let id = active_invitee(&st, invitee_uri)?;
         let inv = &st.invitees[&id];
         let canceled_by = match by {
             Canceler::Invitee => inv.name.clone(),
-            Canceler::Host => st.events.get(&inv.event).and_then(|e| st.users.get(&e.host)).map(|u| u.name.clone()).unwrap_or_default(),
+            Canceler::Host => st
+                .events
+                .get(&inv.event)
+                .and_then(|e| st.users.get(&e.host))
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
         };
-        let cancellation = Cancellation { canceled_by, reason, canceler_type: by, created_at: now };
+        let cancellation = Cancellation {
+            canceled_by,
+            reason,
+            canceler_type: by,
+            created_at: now,
+        };
         cancel_invitee(&mut st, &id, cancellation, now);
         publish(self, &mut st, "invitee.canceled", &id);
         Ok(())
@@ -129,7 +162,11 @@ impl Simulator {
     /// Moves an invitee to `new_start`: the old invitee is canceled (`rescheduled: true`,
     /// `new_invitee`) and a new invitee on a new scheduled event is created (`old_invitee`);
     /// `invitee.canceled` is delivered, then `invitee.created`.
-    pub fn reschedule(&self, invitee_uri: &str, new_start: DateTime<Utc>) -> Result<BookedInvitee, SimError> {
+    pub fn reschedule(
+        &self,
+        invitee_uri: &str,
+        new_start: DateTime<Utc>,
+    ) -> Result<BookedInvitee, SimError> {
         let now = self.now();
         let mut st = self.state();
         let old_id = active_invitee(&st, invitee_uri)?;
@@ -173,12 +210,19 @@ impl Simulator {
             old.rescheduled = true;
             old.new_invitee = Some(new_uri.clone());
         }
-        let cancellation =
-            Cancellation { canceled_by: booking.invitee_name.clone(), reason: None, canceler_type: Canceler::Invitee, created_at: now };
+        let cancellation = Cancellation {
+            canceled_by: booking.invitee_name.clone(),
+            reason: None,
+            canceler_type: Canceler::Invitee,
+            created_at: now,
+        };
         cancel_invitee(&mut st, &old_id, cancellation, now);
         publish(self, &mut st, "invitee.canceled", &old_id);
         publish(self, &mut st, "invitee.created", &new_id);
-        Ok(BookedInvitee { event_uri: self.uri("scheduled_events", &new_event_id), invitee_uri: new_uri })
+        Ok(BookedInvitee {
+            event_uri: self.uri("scheduled_events", &new_event_id),
+            invitee_uri: new_uri,
+        })
     }
 
     /// Marks an active invitee as a no-show; delivers `invitee_no_show.created`.
@@ -186,11 +230,17 @@ impl Simulator {
         let now = self.now();
         let mut st = self.state();
         let id = active_invitee(&st, invitee_uri)?;
-        let inv = st.invitees.get_mut(&id).ok_or_else(|| SimError::UnknownInvitee(invitee_uri.into()))?;
+        let inv = st
+            .invitees
+            .get_mut(&id)
+            .ok_or_else(|| SimError::UnknownInvitee(invitee_uri.into()))?;
         if inv.no_show.is_some() {
             return Err(SimError::NoShowAlreadyMarked(invitee_uri.into()));
         }
-        inv.no_show = Some(NoShow { uuid: new_uuid(), created_at: now });
+        inv.no_show = Some(NoShow {
+            uuid: new_uuid(),
+            created_at: now,
+        });
         inv.updated_at = now;
         publish(self, &mut st, "invitee_no_show.created", &id);
         Ok(())
@@ -204,7 +254,10 @@ impl Simulator {
             .filter(|id| st.invitees.contains_key(*id))
             .ok_or_else(|| SimError::UnknownInvitee(invitee_uri.into()))?
             .to_string();
-        let inv = st.invitees.get_mut(&id).ok_or_else(|| SimError::UnknownInvitee(invitee_uri.into()))?;
+        let inv = st
+            .invitees
+            .get_mut(&id)
+            .ok_or_else(|| SimError::UnknownInvitee(invitee_uri.into()))?;
         if inv.no_show.take().is_none() {
             return Err(SimError::NoShowNotMarked(invitee_uri.into()));
         }
@@ -226,9 +279,16 @@ impl Simulator {
         now: DateTime<Utc>,
     ) -> String {
         let uuid = new_uuid();
-        let org = st.users.get(host).map(|u| u.org.clone()).unwrap_or_default();
-        let event_type =
-            st.event_types.entry((host.to_string(), name.to_string())).or_insert_with(new_uuid).clone();
+        let org = st
+            .users
+            .get(host)
+            .map(|u| u.org.clone())
+            .unwrap_or_default();
+        let event_type = st
+            .event_types
+            .entry((host.to_string(), name.to_string()))
+            .or_insert_with(new_uuid)
+            .clone();
         let location = location.unwrap_or_else(|| google_meet(&uuid));
         let seq = st.next_seq();
         st.events.insert(
@@ -273,12 +333,22 @@ fn join_event(st: &SimState, uri: &str, host: &str) -> Result<String, SimError> 
         .and_then(|id| st.events.get(id))
         .ok_or_else(|| SimError::UnknownEvent(uri.to_string()))?;
     if ev.host != host {
-        return Err(SimError::Invalid(format!("{uri} is hosted by someone else")));
+        return Err(SimError::Invalid(format!(
+            "{uri} is hosted by someone else"
+        )));
     }
     if ev.status == Status::Canceled {
         return Err(SimError::EventCanceled(uri.to_string()));
     }
-    let active = ev.invitees.iter().filter(|i| st.invitees.get(*i).is_some_and(|i| i.status == Status::Active)).count();
+    let active = ev
+        .invitees
+        .iter()
+        .filter(|i| {
+            st.invitees
+                .get(*i)
+                .is_some_and(|i| i.status == Status::Active)
+        })
+        .count();
     if active >= ev.limit as usize {
         return Err(SimError::EventFull(uri.to_string()));
     }
@@ -327,13 +397,19 @@ fn active_invitee(st: &SimState, uri: &str) -> Result<String, SimError> {
 }
 
 fn cancel_invitee(st: &mut SimState, id: &str, cancellation: Cancellation, now: DateTime<Utc>) {
-    let Some(inv) = st.invitees.get_mut(id) else { return };
+    let Some(inv) = st.invitees.get_mut(id) else {
+        return;
+    };
     inv.status = Status::Canceled;
     inv.cancellation = Some(cancellation.clone());
     inv.updated_at = now;
     let event_id = inv.event.clone();
     let any_active = st.events.get(&event_id).is_some_and(|ev| {
-        ev.invitees.iter().any(|i| st.invitees.get(i).is_some_and(|i| i.status == Status::Active))
+        ev.invitees.iter().any(|i| {
+            st.invitees
+                .get(i)
+                .is_some_and(|i| i.status == Status::Active)
+        })
     });
     if let Some(ev) = st.events.get_mut(&event_id) {
         // A group event stays active while any invitee is still coming.

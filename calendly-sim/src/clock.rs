@@ -15,7 +15,10 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        Self { offset: Mutex::new(Duration::zero()), advanced: Notify::new() }
+        Self {
+            offset: Mutex::new(Duration::zero()),
+            advanced: Notify::new(),
+        }
     }
 
     /// Now, truncated to microseconds so stored times print exactly as they compare.
@@ -53,7 +56,9 @@ mod tests {
 
     #[test]
     fn timestamps_have_six_fractional_digits_and_a_z() {
-        let at = DateTime::parse_from_rfc3339("2025-05-14T15:30:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2025-05-14T15:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(timestamp(&at), "2025-05-14T15:30:00.000000Z");
     }
 

@@ -105,7 +105,12 @@ impl SimConfig {
             config.webhook_signing_key = v;
         }
         if let Some(v) = var("CALENDLY_SIM_REDIRECT_URIS") {
-            config.redirect_uris = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            config.redirect_uris = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Some(v) = var("CALENDLY_SIM_SIGNING_MODE") {
             config.signing_mode = match v.as_str() {

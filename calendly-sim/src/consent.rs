@@ -14,13 +14,20 @@ use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
 use crate::errors::AuthorizeError;
-use crate::oauth::GrantedScopes;
+use crate::scopes::GrantedScopes;
 use crate::users::{NewUser, Plan, Role};
 use crate::Simulator;
 
 /// The authorize parameters we echo through the consent form.
-const FORWARDED: [&str; 7] =
-    ["client_id", "response_type", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+const FORWARDED: [&str; 7] = [
+    "client_id",
+    "response_type",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
 
 /// An authorize request that passed validation.
 struct Authorize {
@@ -58,13 +65,20 @@ fn validate(sim: &Simulator, params: HashMap<String, String>) -> Result<Authoriz
     if code_challenge.is_some() && get("code_challenge_method") != Some("S256") {
         return Err(AuthorizeError::INVALID_CODE_CHALLENGE_METHOD);
     }
-    Ok(Authorize { params, redirect, scopes, code_challenge })
+    Ok(Authorize {
+        params,
+        redirect,
+        scopes,
+        code_challenge,
+    })
 }
 
 /// `GET /oauth/authorize`: the consent page.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn show(State(sim): State<Simulator>, RawQuery(query): RawQuery) -> Response {
-    let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
     match validate(&sim, params) {
         Ok(request) => consent_page(&sim, &request, None, StatusCode::OK),
         Err(error) => error_page(error),
@@ -74,14 +88,23 @@ pub(crate) async fn show(State(sim): State<Simulator>, RawQuery(query): RawQuery
 /// `POST /oauth/authorize`: the person's decision (`decision=allow|deny`, plus `name`/`email`
 /// when signing in from the page).
 #[tracing::instrument(skip_all)]
-pub(crate) async fn decide(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Response {
+pub(crate) async fn decide(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let form: HashMap<String, String> = match body {
         Ok(body) => url::form_urlencoded::parse(&body).into_owned().collect(),
         Err(_) => HashMap::new(),
     };
     let decision = form.get("decision").cloned().unwrap_or_default();
-    let name = form.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
-    let email = form.get("email").map(|s| s.trim().to_string()).unwrap_or_default();
+    let name = form
+        .get("name")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let email = form
+        .get("email")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let request = match validate(&sim, form) {
         Ok(request) => request,
         Err(error) => return error_page(error),
@@ -89,18 +112,39 @@ pub(crate) async fn decide(State(sim): State<Simulator>, body: Result<Bytes, Byt
     match decision.as_str() {
         "deny" => {
             let denied = AuthorizeError::ACCESS_DENIED;
-            redirect_back(&request, &[("error", denied.error), ("error_description", denied.description)])
+            redirect_back(
+                &request,
+                &[
+                    ("error", denied.error),
+                    ("error_description", denied.description),
+                ],
+            )
         }
         "allow" => {
             let user = match signed_in_user(&sim, &name, &email) {
                 Ok(user) => user,
-                Err(notice) => return consent_page(&sim, &request, Some(&notice), StatusCode::BAD_REQUEST),
+                Err(notice) => {
+                    return consent_page(&sim, &request, Some(&notice), StatusCode::BAD_REQUEST)
+                }
             };
-            let redirect_uri = request.param("redirect_uri").unwrap_or_default().to_string();
-            let code = sim.create_code(&user, &redirect_uri, &request.scopes, request.code_challenge.clone());
+            let redirect_uri = request
+                .param("redirect_uri")
+                .unwrap_or_default()
+                .to_string();
+            let code = sim.create_code(
+                &user,
+                &redirect_uri,
+                &request.scopes,
+                request.code_challenge.clone(),
+            );
             redirect_back(&request, &[("code", &code)])
         }
-        _ => consent_page(&sim, &request, Some("Choose Allow or Deny."), StatusCode::BAD_REQUEST),
+        _ => consent_page(
+            &sim,
+            &request,
+            Some("Choose Allow or Deny."),
+            StatusCode::BAD_REQUEST,
+        ),
     }
 }
 
@@ -124,7 +168,10 @@ fn signed_in_user(sim: &Simulator, name: &str, email: &str) -> Result<String, St
         sim.set_consent_user(Some(&user.uri));
         return Ok(user.uuid);
     }
-    sim.state().consent_user.clone().ok_or_else(|| "Enter your name and email to sign in to Calendly.".to_string())
+    sim.state()
+        .consent_user
+        .clone()
+        .ok_or_else(|| "Enter your name and email to sign in to Calendly.".to_string())
 }
 
 /// 302 to the redirect URI with `extra` and the echoed `state`.
@@ -145,7 +192,12 @@ fn redirect_back(request: &Authorize, extra: &[(&str, &str)]) -> Response {
     }
 }
 
-fn consent_page(sim: &Simulator, request: &Authorize, notice: Option<&str>, status: StatusCode) -> Response {
+fn consent_page(
+    sim: &Simulator,
+    request: &Authorize,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Response {
     // Two statements: the state guard must be released before `sim.user` locks again.
     let consent_user = sim.state().consent_user.clone();
     let signed_in = consent_user.and_then(|id| sim.user(&id));
@@ -155,21 +207,32 @@ fn consent_page(sim: &Simulator, request: &Authorize, notice: Option<&str>, stat
         .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
         .collect();
     let scopes = match &request.scopes.set {
-        None => "<li>Full access to your Calendly account (legacy <code>default</code> scope)</li>".to_string(),
-        Some(set) => set.iter().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect(),
+        None => "<li>Full access to your Calendly account (legacy <code>default</code> scope)</li>"
+            .to_string(),
+        Some(set) => set
+            .iter()
+            .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+            .collect(),
     };
     let who = match &signed_in {
         Some(user) => format!(
-            "<p>Signed in to Calendly as <strong>{}</strong> &lt;{}&gt;.</p>",
+            r#"<p>Signed in to Calendly as <strong>{}</strong> &lt;{}&gt;.</p>
+<details><summary>Use another Calendly account</summary>
+<label>Name <input name="name" autocomplete="name"></label>
+<label>Email <input name="email" type="email" autocomplete="email"></label></details>"#,
             escape(&user.name),
             escape(&user.email)
         ),
-        None => r#"<p>Sign in to Calendly (sandbox): a new account is created if the email is new.</p>
+        None => {
+            r#"<p>Sign in to Calendly (sandbox): a new account is created if the email is new.</p>
 <label>Name <input name="name" autocomplete="name" required></label>
 <label>Email <input name="email" type="email" autocomplete="email" required></label>"#
-            .to_string(),
+                .to_string()
+        }
     };
-    let notice = notice.map(|n| format!(r#"<p class="notice" role="alert">{}</p>"#, escape(n))).unwrap_or_default();
+    let notice = notice
+        .map(|n| format!(r#"<p class="notice" role="alert">{}</p>"#, escape(n)))
+        .unwrap_or_default();
     let body = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -203,5 +266,9 @@ fn error_page(error: AuthorizeError) -> Response {
 }
 
 fn escape(raw: &str) -> String {
-    raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    raw.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

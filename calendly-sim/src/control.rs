@@ -49,9 +49,17 @@ type Reply = Result<Response, ApiError>;
 /// Parses a JSON body; an empty body counts as `{}`.
 fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let body = body.map_err(|_| ApiError::invalid_argument(Vec::new()))?;
-    let raw: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
-    serde_json::from_slice(raw)
-        .map_err(|e| ApiError::invalid_argument(vec![Detail { parameter: None, message: e.to_string() }]))
+    let raw: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &body
+    };
+    serde_json::from_slice(raw).map_err(|e| {
+        ApiError::invalid_argument(vec![Detail {
+            parameter: None,
+            message: e.to_string(),
+        }])
+    })
 }
 
 fn ok(value: serde_json::Value) -> Reply {
@@ -90,7 +98,9 @@ struct PlanChange {
 /// `POST /_sim/users/plan` `{user, plan: "free"|"standard"}`.
 async fn set_plan(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
     let change: PlanChange = parse(body)?;
-    let user = sim.user(&change.user).ok_or(SimError::UnknownUser(change.user))?;
+    let user = sim
+        .user(&change.user)
+        .ok_or(SimError::UnknownUser(change.user))?;
     sim.set_plan(&user.uri, change.plan);
     ok(json!(sim.user(&user.uri)))
 }
@@ -104,7 +114,9 @@ struct RoleChange {
 /// `POST /_sim/users/role` `{user, role: "user"|"admin"|"owner"}`.
 async fn set_role(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
     let change: RoleChange = parse(body)?;
-    let user = sim.user(&change.user).ok_or(SimError::UnknownUser(change.user))?;
+    let user = sim
+        .user(&change.user)
+        .ok_or(SimError::UnknownUser(change.user))?;
     sim.set_role(&user.uri, change.role);
     ok(json!(sim.user(&user.uri)))
 }
@@ -115,9 +127,16 @@ struct NewOrganization {
 }
 
 /// `POST /_sim/organizations` `{name}` → 201 `{uri}`.
-async fn create_organization(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn create_organization(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let org: NewOrganization = parse(body)?;
-    Ok((StatusCode::CREATED, Json(json!({ "uri": sim.create_organization(&org.name) }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "uri": sim.create_organization(&org.name) })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -129,11 +148,17 @@ struct ConsentUser {
 }
 
 /// `POST /_sim/consent_user` `{user: uri|null}` or `{email}`: who is signed in on the consent page.
-async fn set_consent_user(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn set_consent_user(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let wanted: ConsentUser = parse(body)?;
     let user = match (wanted.user, wanted.email) {
         (Some(uri), _) => Some(sim.user(&uri).ok_or(SimError::UnknownUser(uri))?),
-        (None, Some(email)) => Some(sim.user_by_email(&email).ok_or(SimError::UnknownUser(email))?),
+        (None, Some(email)) => Some(
+            sim.user_by_email(&email)
+                .ok_or(SimError::UnknownUser(email))?,
+        ),
         (None, None) => None,
     };
     sim.set_consent_user(user.as_ref().map(|u| u.uri.as_str()));
@@ -154,10 +179,18 @@ struct TokenRequest {
 /// `POST /_sim/tokens` `{user, scopes?, kind?: "pat"|"oauth"}` → `{access_token, …}`.
 async fn issue_token(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
     let request: TokenRequest = parse(body)?;
-    let user = sim.user(&request.user).ok_or(SimError::UnknownUser(request.user))?;
+    let user = sim
+        .user(&request.user)
+        .ok_or(SimError::UnknownUser(request.user))?;
     let scopes: Vec<String> = request.scopes.unwrap_or_default();
-    if let Some(bad) = scopes.iter().find(|s| !crate::oauth::SCOPE_CATALOG.contains(&s.as_str())) {
-        return Err(ApiError::invalid_argument(vec![Detail::invalid("scopes", &format!("unknown scope {bad}"))]));
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !crate::scopes::SCOPE_CATALOG.contains(&s.as_str()))
+    {
+        return Err(ApiError::invalid_argument(vec![Detail::invalid(
+            "scopes",
+            &format!("unknown scope {bad}"),
+        )]));
     }
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     match request.kind.as_deref() {
@@ -172,7 +205,10 @@ async fn issue_token(State(sim): State<Simulator>, body: Result<Bytes, BytesReje
                 "expires_in": t.expires_in, "owner": t.owner, "organization": t.organization, "kind": "oauth",
             }))
         }
-        Some(_) => Err(ApiError::invalid_argument(vec![Detail::invalid("kind", "must be pat or oauth")])),
+        Some(_) => Err(ApiError::invalid_argument(vec![Detail::invalid(
+            "kind",
+            "must be pat or oauth",
+        )])),
     }
 }
 
@@ -182,9 +218,14 @@ struct UserRef {
 }
 
 /// `POST /_sim/tokens/revoke_all` `{user}`: as an email or password change would.
-async fn revoke_all_tokens(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn revoke_all_tokens(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let request: UserRef = parse(body)?;
-    let user = sim.user(&request.user).ok_or(SimError::UnknownUser(request.user))?;
+    let user = sim
+        .user(&request.user)
+        .ok_or(SimError::UnknownUser(request.user))?;
     sim.revoke_all_tokens(&user.uri);
     ok(json!({ "revoked": true }))
 }
@@ -241,7 +282,10 @@ async fn mark_no_show(State(sim): State<Simulator>, body: Result<Bytes, BytesRej
 }
 
 /// `DELETE /_sim/no_show` `{invitee}`.
-async fn unmark_no_show(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn unmark_no_show(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let request: InviteeRef = parse(body)?;
     sim.unmark_no_show(&request.invitee)?;
     ok(json!({ "no_show_removed": request.invitee }))
@@ -272,13 +316,21 @@ async fn advance_clock(State(sim): State<Simulator>, body: Result<Bytes, BytesRe
         .and_then(|s| by.minutes.checked_mul(60).and_then(|m| s.checked_add(m)))
         .and_then(|s| s.checked_add(by.seconds))
         .and_then(chrono::Duration::try_seconds)
-        .ok_or_else(|| ApiError::invalid_argument(vec![Detail { parameter: None, message: "too far".into() }]))?;
+        .ok_or_else(|| {
+            ApiError::invalid_argument(vec![Detail {
+                parameter: None,
+                message: "too far".into(),
+            }])
+        })?;
     sim.advance_clock(total);
     clock(State(sim)).await
 }
 
 /// `POST /_sim/failures` a `FailureRule`: `{url_contains, mode: {"status": 500}|"timeout"|"drop", times?}`.
-async fn inject_failure(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn inject_failure(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let rule: FailureRule = parse(body)?;
     sim.inject_failure(rule.clone());
     Ok((StatusCode::CREATED, Json(rule)).into_response())
@@ -306,7 +358,10 @@ struct SubscriptionRef {
 }
 
 /// `POST /_sim/subscriptions/disable` `{uri}`.
-async fn disable_subscription(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn disable_subscription(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let request: SubscriptionRef = parse(body)?;
     sim.disable_subscription(&request.uri);
     ok(json!({ "disabled": request.uri }))
@@ -315,7 +370,13 @@ async fn disable_subscription(State(sim): State<Simulator>, body: Result<Bytes, 
 /// `GET /_sim/idle?max_ms=5000` → `{idle}` once no delivery is pending (or the time is up).
 async fn wait_idle(State(sim): State<Simulator>, RawQuery(query): RawQuery) -> Reply {
     let params = Params::parse(query.as_deref());
-    let max_ms = params.get("max_ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(5_000).min(60_000);
-    let idle = sim.wait_idle(std::time::Duration::from_millis(max_ms)).await;
+    let max_ms = params
+        .get("max_ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5_000)
+        .min(60_000);
+    let idle = sim
+        .wait_idle(std::time::Duration::from_millis(max_ms))
+        .await;
     ok(json!({ "idle": idle }))
 }

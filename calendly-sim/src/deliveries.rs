@@ -94,8 +94,12 @@ struct Envelope<'a> {
 
 /// Queues `event` about this invitee for every active subscription that covers its host.
 pub(crate) fn publish(sim: &Simulator, st: &mut SimState, event: &str, invitee: &str) {
-    let Some(inv) = st.invitees.get(invitee) else { return };
-    let Some(ev) = st.events.get(&inv.event) else { return };
+    let Some(inv) = st.invitees.get(invitee) else {
+        return;
+    };
+    let Some(ev) = st.events.get(&inv.event) else {
+        return;
+    };
     let mut targets: Vec<&SubscriptionRecord> = st
         .subscriptions
         .values()
@@ -115,7 +119,12 @@ pub(crate) fn publish(sim: &Simulator, st: &mut SimState, event: &str, invitee: 
     let jobs: Vec<Job> = targets
         .into_iter()
         .map(|sub| {
-            let envelope = Envelope { created_at: created_at.clone(), created_by: sim.uri("users", &sub.creator), event, payload: &payload };
+            let envelope = Envelope {
+                created_at: created_at.clone(),
+                created_by: sim.uri("users", &sub.creator),
+                event,
+                payload: &payload,
+            };
             let body = serde_json::to_string(&envelope).unwrap_or_else(|_| "{}".to_string());
             Job {
                 subscription: sub.uuid.clone(),
@@ -138,18 +147,23 @@ fn signing_key(sim: &Simulator, sub: &SubscriptionRecord) -> Option<String> {
     let app_key = sim.config().webhook_signing_key.clone();
     match (sub.created_with, sim.config().signing_mode) {
         (CreatedWith::OAuth, SigningMode::AppKey) => Some(app_key),
-        (CreatedWith::OAuth, SigningMode::ProvidedKeyIfAny) => Some(sub.signing_key.clone().unwrap_or(app_key)),
+        (CreatedWith::OAuth, SigningMode::ProvidedKeyIfAny) => {
+            Some(sub.signing_key.clone().unwrap_or(app_key))
+        }
         (CreatedWith::Pat, _) => sub.signing_key.clone(),
     }
 }
 
 fn enqueue(sim: &Simulator, st: &mut SimState, job: Job) {
     sim.inner.pending.send_modify(|n| *n += 1);
-    let sender = st.workers.entry(job.subscription.clone()).or_insert_with(|| {
-        let (tx, rx) = mpsc::unbounded_channel();
-        sim.inner.runtime.spawn(first_attempts(sim.clone(), rx));
-        tx
-    });
+    let sender = st
+        .workers
+        .entry(job.subscription.clone())
+        .or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            sim.inner.runtime.spawn(first_attempts(sim.clone(), rx));
+            tx
+        });
     if let Err(mpsc::error::SendError(job)) = sender.send(job) {
         // The worker is gone (runtime shutting down): forget the queue and the message.
         st.workers.remove(&job.subscription);
@@ -224,7 +238,10 @@ impl Simulator {
     }
 
     fn subscription_active(&self, uuid: &str) -> bool {
-        self.state().subscriptions.get(uuid).is_some_and(|s| s.state == SubscriptionState::Active)
+        self.state()
+            .subscriptions
+            .get(uuid)
+            .is_some_and(|s| s.state == SubscriptionState::Active)
     }
 
     /// Notes a failed attempt. Returns the time by which retrying must have succeeded, or
@@ -233,7 +250,10 @@ impl Simulator {
         let now = self.now();
         let window = chrono_duration(self.config().retry_window);
         let mut st = self.state();
-        let sub = st.subscriptions.get_mut(uuid).filter(|s| s.state == SubscriptionState::Active)?;
+        let sub = st
+            .subscriptions
+            .get_mut(uuid)
+            .filter(|s| s.state == SubscriptionState::Active)?;
         let since = match sub.failing_since {
             Some(since) => since,
             None => {
@@ -278,7 +298,10 @@ impl Simulator {
     /// Takes the first failure rule matching `url`, consuming one of its `times`.
     fn take_failure(&self, url: &str) -> Option<FailureMode> {
         let mut st = self.state();
-        let index = st.failures.iter().position(|r| url.contains(&r.url_contains))?;
+        let index = st
+            .failures
+            .iter()
+            .position(|r| url.contains(&r.url_contains))?;
         let rule = &mut st.failures[index];
         let mode = rule.mode;
         if let Some(times) = rule.times.as_mut() {
@@ -293,15 +316,24 @@ impl Simulator {
     /// One POST of the job; logs it and says whether it succeeded (2xx).
     async fn attempt(&self, job: &Job, attempt: u32) -> bool {
         let at = self.now();
-        let signature = job.key.as_deref().map(|key| signature_header(key, at.timestamp(), job.body.as_bytes()));
+        let signature = job
+            .key
+            .as_deref()
+            .map(|key| signature_header(key, at.timestamp(), job.body.as_bytes()));
         let timeout = self.config().delivery_timeout;
         let (status, error) = match self.take_failure(&job.url) {
             Some(FailureMode::Status(code)) => (Some(code), None),
             Some(FailureMode::Timeout) => {
                 tokio::time::sleep(timeout).await;
-                (None, Some(format!("timed out after {timeout:?} (injected)")))
+                (
+                    None,
+                    Some(format!("timed out after {timeout:?} (injected)")),
+                )
             }
-            Some(FailureMode::Drop) => (None, Some("connection closed before a response (injected)".to_string())),
+            Some(FailureMode::Drop) => (
+                None,
+                Some("connection closed before a response (injected)".to_string()),
+            ),
             None => self.post(job, signature.as_deref()).await,
         };
         let record = DeliveryAttempt {
@@ -332,8 +364,12 @@ impl Simulator {
     }
 
     async fn post(&self, job: &Job, signature: Option<&str>) -> (Option<u16>, Option<String>) {
-        let mut request =
-            self.inner.http.post(&job.url).header(header::CONTENT_TYPE, "application/json").body(job.body.to_string());
+        let mut request = self
+            .inner
+            .http
+            .post(&job.url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(job.body.to_string());
         if let Some(signature) = signature {
             request = request.header(SIGNATURE_HEADER, signature);
         }

@@ -34,11 +34,17 @@ pub(crate) struct Detail {
 impl Detail {
     /// `{"parameter": p, "message": "is missing"}`.
     pub(crate) fn missing(parameter: &str) -> Self {
-        Self { parameter: Some(parameter.to_string()), message: "is missing".to_string() }
+        Self {
+            parameter: Some(parameter.to_string()),
+            message: "is missing".to_string(),
+        }
     }
 
     pub(crate) fn invalid(parameter: &str, message: &str) -> Self {
-        Self { parameter: Some(parameter.to_string()), message: message.to_string() }
+        Self {
+            parameter: Some(parameter.to_string()),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -64,12 +70,25 @@ struct ApiErrorBody {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, title: &str, message: &str) -> Self {
-        Self { status, title: title.into(), message: message.into(), details: Vec::new(), required_scopes: Vec::new() }
+        Self {
+            status,
+            title: title.into(),
+            message: message.into(),
+            details: Vec::new(),
+            required_scopes: Vec::new(),
+        }
     }
 
     /// 400 Invalid Argument / "The supplied parameters are invalid." with `details` when any.
     pub(crate) fn invalid_argument(details: Vec<Detail>) -> Self {
-        Self { details, ..Self::new(StatusCode::BAD_REQUEST, "Invalid Argument", "The supplied parameters are invalid.") }
+        Self {
+            details,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "Invalid Argument",
+                "The supplied parameters are invalid.",
+            )
+        }
     }
 
     pub(crate) fn unauthenticated(message: &str) -> Self {
@@ -97,11 +116,19 @@ impl ApiError {
     }
 
     pub(crate) fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Resource Not Found", "The server could not find the requested resource.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Resource Not Found",
+            "The server could not find the requested resource.",
+        )
     }
 
     pub(crate) fn already_exists() -> Self {
-        Self::new(StatusCode::CONFLICT, "Already Exists", "Hook with this url already exists")
+        Self::new(
+            StatusCode::CONFLICT,
+            "Already Exists",
+            "Hook with this url already exists",
+        )
     }
 
     /// Calendly does not document the 429 body; this one keeps the API error shape.
@@ -142,7 +169,11 @@ struct OAuthErrorBody<'a> {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: &str) -> Self {
-        Self { status, error, description: description.to_string() }
+        Self {
+            status,
+            error,
+            description: description.to_string(),
+        }
     }
 
     pub(crate) fn invalid_request(description: &str) -> Self {
@@ -157,7 +188,11 @@ impl OAuthError {
     }
 
     pub(crate) fn invalid_client() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", AuthorizeError::INVALID_CLIENT.description)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            AuthorizeError::INVALID_CLIENT.description,
+        )
     }
 
     pub(crate) fn invalid_grant() -> Self {
@@ -187,15 +222,24 @@ impl OAuthError {
 
     /// `/oauth/revoke` with wrong client credentials.
     pub(crate) fn unauthorized_client() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "unauthorized_client", "You are not authorized to revoke this token")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "You are not authorized to revoke this token",
+        )
     }
 }
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = OAuthErrorBody { error: self.error, error_description: &self.description };
+        let body = OAuthErrorBody {
+            error: self.error,
+            error_description: &self.description,
+        };
         let mut response = (self.status, Json(body)).into_response();
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -214,16 +258,21 @@ impl AuthorizeError {
     };
     pub(crate) const INVALID_REDIRECT_URI: Self = Self {
         error: "invalid_redirect_uri",
-        description: "The requested redirect uri is malformed or doesn't match client redirect URI.",
+        description:
+            "The requested redirect uri is malformed or doesn't match client redirect URI.",
     };
     pub(crate) const UNSUPPORTED_RESPONSE_TYPE: Self = Self {
         error: "unsupported_response_type",
         description: "The authorization server does not support this response type.",
     };
-    pub(crate) const INVALID_SCOPE: Self =
-        Self { error: "invalid_scope", description: "The requested scope is invalid, unknown, or malformed." };
-    pub(crate) const INVALID_CODE_CHALLENGE_METHOD: Self =
-        Self { error: "invalid_request", description: "The code_challenge_method must be S256." };
+    pub(crate) const INVALID_SCOPE: Self = Self {
+        error: "invalid_scope",
+        description: "The requested scope is invalid, unknown, or malformed.",
+    };
+    pub(crate) const INVALID_CODE_CHALLENGE_METHOD: Self = Self {
+        error: "invalid_request",
+        description: "The code_challenge_method must be S256.",
+    };
     /// Sent to the redirect URI when the person clicks "Deny".
     pub(crate) const ACCESS_DENIED: Self = Self {
         error: "access_denied",

@@ -25,10 +25,12 @@ mod errors;
 mod oauth;
 mod pagination;
 mod scheduled_events;
+mod scopes;
 mod server;
 pub mod signature;
 mod state;
 mod subscriptions;
+mod tokens;
 mod users;
 
 use std::net::SocketAddr;
@@ -40,9 +42,9 @@ pub use bookings::{BookedInvitee, Booking, Canceler};
 pub use config::{SigningMode, SimConfig, UniquenessKey};
 pub use deliveries::{DeliveryAttempt, FailureMode, FailureRule};
 pub use errors::SimError;
-pub use oauth::IssuedTokens;
 pub use signature::{sign, signature_header, SIGNATURE_HEADER};
 pub use subscriptions::{CreatedWith, SubscriptionScope, SubscriptionState, SubscriptionView};
+pub use tokens::IssuedTokens;
 pub use users::{NewUser, Plan, Role, SimUser};
 
 use clock::Clock;
@@ -80,7 +82,11 @@ impl Simulator {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.delivery_timeout)
-            .connect_timeout(config.delivery_timeout.min(std::time::Duration::from_secs(10)))
+            .connect_timeout(
+                config
+                    .delivery_timeout
+                    .min(std::time::Duration::from_secs(10)),
+            )
             .no_proxy()
             .user_agent("Calendly")
             .build()
@@ -101,7 +107,10 @@ impl Simulator {
         let stopper = sim.clone();
         tokio::spawn(async move {
             let stopped = async move { stopper.inner.shutdown.notified().await };
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
                 tracing::error!(%error, "calendly simulator stopped serving");
             }
         });
@@ -132,7 +141,10 @@ impl Simulator {
     /// Waits until no delivery is pending or retrying; false if `max` passed first.
     pub async fn wait_idle(&self, max: std::time::Duration) -> bool {
         let mut pending = self.inner.pending.subscribe();
-        let idle = matches!(tokio::time::timeout(max, pending.wait_for(|n| *n == 0)).await, Ok(Ok(_)));
+        let idle = matches!(
+            tokio::time::timeout(max, pending.wait_for(|n| *n == 0)).await,
+            Ok(Ok(_))
+        );
         idle
     }
 
@@ -142,7 +154,10 @@ impl Simulator {
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// `{base}/{collection}/{id}`.
@@ -151,12 +166,17 @@ impl Simulator {
     }
 
     pub(crate) fn invitee_uri(&self, event: &str, invitee: &str) -> String {
-        format!("{}/scheduled_events/{event}/invitees/{invitee}", self.inner.base_url)
+        format!(
+            "{}/scheduled_events/{event}/invitees/{invitee}",
+            self.inner.base_url
+        )
     }
 }
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("base_url", &self.inner.base_url).finish_non_exhaustive()
+        f.debug_struct("Simulator")
+            .field("base_url", &self.inner.base_url)
+            .finish_non_exhaustive()
     }
 }

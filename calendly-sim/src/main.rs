@@ -11,7 +11,9 @@ const USAGE: &str = "usage: calendly-sim [--addr 127.0.0.1:4010]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("Runs a local Calendly (OAuth, API v2, signed webhooks).\n{USAGE}");
@@ -54,7 +56,9 @@ async fn main() -> ExitCode {
 
 /// `--addr HOST:PORT` (or `--addr=HOST:PORT`), else `CALENDLY_SIM_ADDR`, else 127.0.0.1:4010.
 fn parse_addr(mut args: impl Iterator<Item = String>) -> Result<SocketAddr, String> {
-    let mut raw = std::env::var("CALENDLY_SIM_ADDR").ok().filter(|v| !v.is_empty());
+    let mut raw = std::env::var("CALENDLY_SIM_ADDR")
+        .ok()
+        .filter(|v| !v.is_empty());
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => raw = Some(args.next().ok_or("--addr needs a value")?),
@@ -65,5 +69,6 @@ fn parse_addr(mut args: impl Iterator<Item = String>) -> Result<SocketAddr, Stri
         }
     }
     let raw = raw.unwrap_or_else(|| "127.0.0.1:4010".into());
-    raw.parse().map_err(|_| format!("{raw:?} is not an address like 127.0.0.1:4010"))
+    raw.parse()
+        .map_err(|_| format!("{raw:?} is not an address like 127.0.0.1:4010"))
 }

@@ -35,11 +35,19 @@ pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     pub(crate) fn parse(raw: Option<&str>) -> Self {
-        Self(url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -78,12 +86,23 @@ impl PageRequest {
     }
 
     /// This page of `items`, with links that repeat the request's other parameters.
-    pub(crate) fn apply<T>(&self, items: Vec<T>, base_url: &str, path: &str, params: &Params) -> (Vec<T>, Pagination) {
+    pub(crate) fn apply<T>(
+        &self,
+        items: Vec<T>,
+        base_url: &str,
+        path: &str,
+        params: &Params,
+    ) -> (Vec<T>, Pagination) {
         let total = items.len();
-        let page: Vec<T> = items.into_iter().skip(self.offset).take(self.count).collect();
+        let page: Vec<T> = items
+            .into_iter()
+            .skip(self.offset)
+            .take(self.count)
+            .collect();
         let end = self.offset + page.len();
         let next_token = (end < total).then(|| encode_token(end));
-        let previous_token = (self.offset > 0).then(|| encode_token(self.offset.saturating_sub(self.count)));
+        let previous_token =
+            (self.offset > 0).then(|| encode_token(self.offset.saturating_sub(self.count)));
         let link = |token: &String| self.link(base_url, path, params, token);
         let pagination = Pagination {
             count: page.len(),
@@ -97,7 +116,11 @@ impl PageRequest {
 
     fn link(&self, base_url: &str, path: &str, params: &Params, token: &str) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params.0.iter().filter(|(k, _)| k != "count" && k != "page_token") {
+        for (k, v) in params
+            .0
+            .iter()
+            .filter(|(k, _)| k != "count" && k != "page_token")
+        {
             query.append_pair(k, v);
         }
         query.append_pair("count", &self.count.to_string());
@@ -113,7 +136,11 @@ fn encode_token(offset: usize) -> String {
 
 fn decode_token(token: &str) -> Option<usize> {
     let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
-    String::from_utf8(raw).ok()?.strip_prefix("calendly-sim:")?.parse().ok()
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("calendly-sim:")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -129,7 +156,10 @@ mod tests {
         assert_eq!(pagination.count, 2);
         assert!(pagination.previous_page.is_none());
         let next = pagination.next_page.unwrap();
-        assert!(next.starts_with("http://h/x?organization=o&count=2&page_token="), "{next}");
+        assert!(
+            next.starts_with("http://h/x?organization=o&count=2&page_token="),
+            "{next}"
+        );
 
         let query = next.split_once('?').unwrap().1;
         let params = Params::parse(Some(query));

@@ -12,8 +12,8 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::clock::timestamp;
 use crate::errors::{
-    ApiError, Detail, ALSO_SPECIFY_ORGANIZATION, NOT_ALLOWED_TO_VIEW_EVENT, NOT_YOUR_ORGANIZATION, NO_ACCESS,
-    USER_NOT_IN_ORGANIZATION,
+    ApiError, Detail, ALSO_SPECIFY_ORGANIZATION, NOT_ALLOWED_TO_VIEW_EVENT, NOT_YOUR_ORGANIZATION,
+    NO_ACCESS, USER_NOT_IN_ORGANIZATION,
 };
 use crate::pagination::{Collection, PageRequest, Params, Resource};
 use crate::state::{id_of, Cancellation, EventRecord, InviteeRecord, State as SimState, Status};
@@ -135,10 +135,17 @@ pub(crate) struct InviteeResource {
 
 impl Simulator {
     /// The Event resource; `api` adds `calendar_event: null` (payloads don't carry it).
-    pub(crate) fn event_resource(&self, st: &SimState, ev: &EventRecord, api: bool) -> EventResource {
+    pub(crate) fn event_resource(
+        &self,
+        st: &SimState,
+        ev: &EventRecord,
+        api: bool,
+    ) -> EventResource {
         let host = st.users.get(&ev.host);
         let invitees = ev.invitees.iter().filter_map(|id| st.invitees.get(id));
-        let (total, active) = invitees.fold((0, 0), |(t, a), i| (t + 1, a + usize::from(i.status == Status::Active)));
+        let (total, active) = invitees.fold((0, 0), |(t, a), i| {
+            (t + 1, a + usize::from(i.status == Status::Active))
+        });
         EventResource {
             calendar_event: api.then_some(Value::Null),
             cancellation: ev.cancellation.as_ref().map(CancellationView::from),
@@ -151,7 +158,11 @@ impl Simulator {
                 user_name: host.map(|h| h.name.clone()).unwrap_or_default(),
             }],
             event_type: self.uri("event_types", &ev.event_type),
-            invitees_counter: InviteesCounter { total, active, limit: ev.limit },
+            invitees_counter: InviteesCounter {
+                total,
+                active,
+                limit: ev.limit,
+            },
             location: ev.location.clone(),
             meeting_notes_html: None,
             meeting_notes_plain: None,
@@ -164,9 +175,19 @@ impl Simulator {
     }
 
     /// The Invitee resource; `embed_event` adds `scheduled_event` (webhook payloads).
-    pub(crate) fn invitee_resource(&self, st: &SimState, inv: &InviteeRecord, embed_event: bool) -> InviteeResource {
-        let scheduled_event =
-            if embed_event { st.events.get(&inv.event).map(|ev| self.event_resource(st, ev, false)) } else { None };
+    pub(crate) fn invitee_resource(
+        &self,
+        st: &SimState,
+        inv: &InviteeRecord,
+        embed_event: bool,
+    ) -> InviteeResource {
+        let scheduled_event = if embed_event {
+            st.events
+                .get(&inv.event)
+                .map(|ev| self.event_resource(st, ev, false))
+        } else {
+            None
+        };
         InviteeResource {
             cancel_url: format!("https://calendly.com/cancellations/{}", inv.uuid),
             cancellation: inv.cancellation.as_ref().map(CancellationView::from),
@@ -188,7 +209,11 @@ impl Simulator {
                 .questions
                 .iter()
                 .enumerate()
-                .map(|(position, (q, a))| QuestionAndAnswer { answer: a.clone(), position, question: q.clone() })
+                .map(|(position, (q, a))| QuestionAndAnswer {
+                    answer: a.clone(),
+                    position,
+                    question: q.clone(),
+                })
                 .collect(),
             reconfirmation: None,
             reschedule_url: format!("https://calendly.com/reschedulings/{}", inv.uuid),
@@ -225,7 +250,9 @@ impl Audience {
 
 /// The §8.1 role rules for `user` / `organization` / `group`.
 fn audience(st: &SimState, caller: &Caller, params: &Params) -> Result<Audience, ApiError> {
-    let user = params.get("user").map(|u| id_of(u, "users").unwrap_or_default().to_string());
+    let user = params
+        .get("user")
+        .map(|u| id_of(u, "users").unwrap_or_default().to_string());
     if params.get("group").is_some() {
         // The simulator has no groups, so every group URI is unknown.
         return Err(ApiError::not_found());
@@ -234,20 +261,26 @@ fn audience(st: &SimState, caller: &Caller, params: &Params) -> Result<Audience,
     match (params.get("organization"), user) {
         (Some(org_uri), user) => {
             let org = id_of(org_uri, "organizations").filter(|id| *id == caller.org);
-            let Some(org) = org else { return Err(ApiError::permission_denied(NOT_YOUR_ORGANIZATION)) };
+            let Some(org) = org else {
+                return Err(ApiError::permission_denied(NOT_YOUR_ORGANIZATION));
+            };
             match user {
-                Some(user) if !member_of(&user, org) => Err(ApiError::permission_denied(USER_NOT_IN_ORGANIZATION)),
+                Some(user) if !member_of(&user, org) => {
+                    Err(ApiError::permission_denied(USER_NOT_IN_ORGANIZATION))
+                }
                 Some(user) if user == caller.user || caller.is_admin() => Ok(Audience::User(user)),
                 None if caller.is_admin() => Ok(Audience::Organization(org.to_string())),
                 _ => Err(ApiError::permission_denied(NO_ACCESS)),
             }
         }
         (None, Some(user)) if user == caller.user => Ok(Audience::User(user)),
-        (None, Some(user)) if member_of(&user, &caller.org) => Err(ApiError::permission_denied(if caller.is_admin() {
-            ALSO_SPECIFY_ORGANIZATION
-        } else {
-            NO_ACCESS
-        })),
+        (None, Some(user)) if member_of(&user, &caller.org) => {
+            Err(ApiError::permission_denied(if caller.is_admin() {
+                ALSO_SPECIFY_ORGANIZATION
+            } else {
+                NO_ACCESS
+            }))
+        }
         (None, Some(_)) => Err(ApiError::permission_denied(USER_NOT_IN_ORGANIZATION)),
         (None, None) => Err(ApiError::invalid_argument(vec![Detail::missing("user")])),
     }
@@ -263,7 +296,10 @@ fn parse_time(params: &Params, key: &str, details: &mut Vec<Detail>) -> Option<D
     match DateTime::parse_from_rfc3339(raw) {
         Ok(at) => Some(at.with_timezone(&Utc)),
         Err(_) => {
-            details.push(Detail::invalid(key, "must be an ISO-8601 time such as 2020-01-02T12:30:00.000000Z"));
+            details.push(Detail::invalid(
+                key,
+                "must be an ISO-8601 time such as 2020-01-02T12:30:00.000000Z",
+            ));
             None
         }
     }
@@ -287,7 +323,10 @@ fn parse_sort(params: &Params, field: &str, details: &mut Vec<Detail>) -> bool {
         Some(raw) if raw == format!("{field}:asc") => false,
         Some(raw) if raw == format!("{field}:desc") => true,
         Some(_) => {
-            details.push(Detail::invalid("sort", &format!("must be one of {field}:asc, {field}:desc")));
+            details.push(Detail::invalid(
+                "sort",
+                &format!("must be one of {field}:asc, {field}:desc"),
+            ));
             false
         }
     }
@@ -320,7 +359,10 @@ pub(crate) async fn list(
     let st = sim.state();
     let audience = audience(&st, &caller, &params)?;
     let has_invitee = |ev: &EventRecord, email: &str| {
-        ev.invitees.iter().filter_map(|id| st.invitees.get(id)).any(|i| i.email.eq_ignore_ascii_case(email))
+        ev.invitees
+            .iter()
+            .filter_map(|id| st.invitees.get(id))
+            .any(|i| i.email.eq_ignore_ascii_case(email))
     };
     let mut events: Vec<&EventRecord> = st
         .events
@@ -335,8 +377,14 @@ pub(crate) async fn list(
         events.reverse();
     }
     let (events, pagination) = page.apply(events, &sim.base_url(), "/scheduled_events", &params);
-    let collection = events.into_iter().map(|ev| sim.event_resource(&st, ev, true)).collect();
-    Ok(Json(Collection { collection, pagination }))
+    let collection = events
+        .into_iter()
+        .map(|ev| sim.event_resource(&st, ev, true))
+        .collect();
+    Ok(Json(Collection {
+        collection,
+        pagination,
+    }))
 }
 
 /// `GET /scheduled_events/{uuid}`.
@@ -353,7 +401,9 @@ pub(crate) async fn show(
     if !can_view(&caller, ev) {
         return Err(ApiError::permission_denied(NO_ACCESS));
     }
-    Ok(Json(Resource { resource: sim.event_resource(&st, ev, true) }))
+    Ok(Json(Resource {
+        resource: sim.event_resource(&st, ev, true),
+    }))
 }
 
 /// `GET /scheduled_events/{uuid}/invitees` (`status`, `sort`, `email`, `count`, `page_token`).
@@ -393,8 +443,14 @@ pub(crate) async fn invitees(
     }
     let path = format!("/scheduled_events/{id}/invitees");
     let (invitees, pagination) = page.apply(invitees, &sim.base_url(), &path, &params);
-    let collection = invitees.into_iter().map(|i| sim.invitee_resource(&st, i, false)).collect();
-    Ok(Json(Collection { collection, pagination }))
+    let collection = invitees
+        .into_iter()
+        .map(|i| sim.invitee_resource(&st, i, false))
+        .collect();
+    Ok(Json(Collection {
+        collection,
+        pagination,
+    }))
 }
 
 /// `GET /scheduled_events/{event_uuid}/invitees/{invitee_uuid}`.
@@ -405,12 +461,20 @@ pub(crate) async fn invitee(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Resource<InviteeResource>>, ApiError> {
     caller.require("scheduled_events:read")?;
-    let Ok(Path((event_id, invitee_id))) = path else { return Err(ApiError::not_found()) };
+    let Ok(Path((event_id, invitee_id))) = path else {
+        return Err(ApiError::not_found());
+    };
     let st = sim.state();
     let ev = st.events.get(&event_id).ok_or_else(ApiError::not_found)?;
-    let inv = st.invitees.get(&invitee_id).filter(|i| i.event == event_id).ok_or_else(ApiError::not_found)?;
+    let inv = st
+        .invitees
+        .get(&invitee_id)
+        .filter(|i| i.event == event_id)
+        .ok_or_else(ApiError::not_found)?;
     if !can_view(&caller, ev) {
         return Err(ApiError::permission_denied(NOT_ALLOWED_TO_VIEW_EVENT));
     }
-    Ok(Json(Resource { resource: sim.invitee_resource(&st, inv, false) }))
+    Ok(Json(Resource {
+        resource: sim.invitee_resource(&st, inv, false),
+    }))
 }

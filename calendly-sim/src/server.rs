@@ -13,12 +13,24 @@ use crate::{consent, control, oauth, scheduled_events, subscriptions, users, Sim
 pub(crate) fn router(sim: Simulator) -> Router {
     let api = Router::new()
         .route("/users/{uuid}", get(users::show))
-        .route("/webhook_subscriptions", get(subscriptions::list).post(subscriptions::create))
-        .route("/webhook_subscriptions/{uuid}", get(subscriptions::show).delete(subscriptions::delete))
+        .route(
+            "/webhook_subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/webhook_subscriptions/{uuid}",
+            get(subscriptions::show).delete(subscriptions::delete),
+        )
         .route("/scheduled_events", get(scheduled_events::list))
         .route("/scheduled_events/{uuid}", get(scheduled_events::show))
-        .route("/scheduled_events/{uuid}/invitees", get(scheduled_events::invitees))
-        .route("/scheduled_events/{uuid}/invitees/{invitee_uuid}", get(scheduled_events::invitee))
+        .route(
+            "/scheduled_events/{uuid}/invitees",
+            get(scheduled_events::invitees),
+        )
+        .route(
+            "/scheduled_events/{uuid}/invitees/{invitee_uuid}",
+            get(scheduled_events::invitee),
+        )
         .method_not_allowed_fallback(not_found)
         .route_layer(middleware::from_fn_with_state(sim.clone(), authenticate));
     let auth_host = Router::new()

@@ -9,7 +9,8 @@ pub const SIGNATURE_HEADER: &str = "Calendly-Webhook-Signature";
 
 /// Lowercase hex HMAC-SHA256 of `"{t}.{body}"` under `key`.
 pub fn sign(key: &str, t: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -28,8 +29,15 @@ mod tests {
     #[test]
     fn signature_matches_the_documented_test_vector() {
         let body = br#"{"event":"invitee.created","created_at":"2023-11-14T22:13:20.000000Z"}"#;
-        let header = signature_header("5mEzn9C-I28UtwOjZJtFoob0sAAFZ95GbZkqj4y3i0I", 1_700_000_000, body);
-        assert_eq!(header, "t=1700000000,v1=045c8b453b93407b535780e81c2070f2ab5e92cd63470cf989610a169a7b7853");
+        let header = signature_header(
+            "5mEzn9C-I28UtwOjZJtFoob0sAAFZ95GbZkqj4y3i0I",
+            1_700_000_000,
+            body,
+        );
+        assert_eq!(
+            header,
+            "t=1700000000,v1=045c8b453b93407b535780e81c2070f2ab5e92cd63470cf989610a169a7b7853"
+        );
     }
 
     #[test]

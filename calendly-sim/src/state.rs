@@ -43,7 +43,9 @@ impl State {
     }
 
     pub(crate) fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
-        self.users.values().find(|u| u.email.eq_ignore_ascii_case(email.trim()))
+        self.users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(email.trim()))
     }
 }
 
@@ -121,7 +123,10 @@ pub(crate) struct WindowHit {
 
 impl Window {
     pub(crate) fn new(now: DateTime<Utc>) -> Self {
-        Self { start: now, count: 0 }
+        Self {
+            start: now,
+            count: 0,
+        }
     }
 
     pub(crate) fn hit(&mut self, now: DateTime<Utc>, limit: u32) -> WindowHit {
@@ -132,8 +137,15 @@ impl Window {
         if allowed {
             self.count += 1;
         }
-        let reset = ((self.start + Duration::minutes(1)) - now).num_milliseconds().max(0);
-        WindowHit { allowed, limit, remaining: limit.saturating_sub(self.count), reset: (reset + 999) / 1000 }
+        let reset = ((self.start + Duration::minutes(1)) - now)
+            .num_milliseconds()
+            .max(0);
+        WindowHit {
+            allowed,
+            limit,
+            remaining: limit.saturating_sub(self.count),
+            reset: (reset + 999) / 1000,
+        }
     }
 }
 
@@ -248,7 +260,10 @@ mod tests {
         assert_eq!(id_of("http://127.0.0.1:9/users/abc", "users"), Some("abc"));
         assert_eq!(id_of("abc", "users"), Some("abc"));
         assert_eq!(id_of("http://x/organizations/abc", "users"), None);
-        assert_eq!(id_of("http://x/scheduled_events/e/invitees/i", "invitees"), Some("i"));
+        assert_eq!(
+            id_of("http://x/scheduled_events/e/invitees/i", "invitees"),
+            Some("i")
+        );
         assert_eq!(id_of("", "users"), None);
     }
 

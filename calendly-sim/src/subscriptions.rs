@@ -148,7 +148,9 @@ impl Simulator {
     pub fn disable_subscription(&self, uri: &str) {
         let now = self.now();
         let mut st = self.state();
-        if let Some(sub) = id_of(uri, "webhook_subscriptions").and_then(|id| st.subscriptions.get_mut(id)) {
+        if let Some(sub) =
+            id_of(uri, "webhook_subscriptions").and_then(|id| st.subscriptions.get_mut(id))
+        {
             sub.state = SubscriptionState::Disabled;
             sub.updated_at = now;
         }
@@ -188,7 +190,8 @@ impl CreateRequest {
         let mut details = Vec::new();
         let url = required_string(body, "url", &mut details);
         if let Some(raw) = &url {
-            let ok = url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            let ok = url::Url::parse(raw)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
             if !ok {
                 details.push(Detail::invalid("url", "is invalid"));
             }
@@ -199,8 +202,13 @@ impl CreateRequest {
                 Vec::new()
             }
             Some(Value::Array(items)) if !items.is_empty() => {
-                let names: Vec<String> = items.iter().filter_map(|v| v.as_str().map(String::from)).collect();
-                if names.len() != items.len() || names.iter().any(|n| !KNOWN_EVENTS.contains(&n.as_str())) {
+                let names: Vec<String> = items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect();
+                if names.len() != items.len()
+                    || names.iter().any(|n| !KNOWN_EVENTS.contains(&n.as_str()))
+                {
                     details.push(Detail::invalid("events", "is invalid"));
                 }
                 let mut unique = Vec::new();
@@ -234,15 +242,25 @@ impl CreateRequest {
         }
         let signing_key = optional_string(body, "signing_key", &mut details);
         match (url, organization, scope) {
-            (Some(url), Some(organization), Some(scope)) if details.is_empty() => {
-                Ok(Self { url, events, organization, scope, user, group, signing_key })
-            }
+            (Some(url), Some(organization), Some(scope)) if details.is_empty() => Ok(Self {
+                url,
+                events,
+                organization,
+                scope,
+                user,
+                group,
+                signing_key,
+            }),
             _ => Err(ApiError::invalid_argument(details)),
         }
     }
 }
 
-fn required_string(body: &Map<String, Value>, key: &str, details: &mut Vec<Detail>) -> Option<String> {
+fn required_string(
+    body: &Map<String, Value>,
+    key: &str,
+    details: &mut Vec<Detail>,
+) -> Option<String> {
     match body.get(key) {
         None | Some(Value::Null) => {
             details.push(Detail::missing(key));
@@ -260,7 +278,11 @@ fn required_string(body: &Map<String, Value>, key: &str, details: &mut Vec<Detai
     }
 }
 
-fn optional_string(body: &Map<String, Value>, key: &str, details: &mut Vec<Detail>) -> Option<String> {
+fn optional_string(
+    body: &Map<String, Value>,
+    key: &str,
+    details: &mut Vec<Detail>,
+) -> Option<String> {
     match body.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
@@ -285,7 +307,8 @@ fn check_access(caller: &Caller, sub: &SubscriptionRecord) -> Result<(), ApiErro
     if sub.org != caller.org {
         return Err(ApiError::permission_denied(NOT_YOUR_ORGANIZATION));
     }
-    let own = sub.scope == SubscriptionScope::User && sub.user.as_deref() == Some(caller.user.as_str());
+    let own =
+        sub.scope == SubscriptionScope::User && sub.user.as_deref() == Some(caller.user.as_str());
     if own || caller.is_admin() {
         Ok(())
     } else {
@@ -293,11 +316,19 @@ fn check_access(caller: &Caller, sub: &SubscriptionRecord) -> Result<(), ApiErro
     }
 }
 
-fn is_duplicate(st: &SimState, key: UniquenessKey, org: &str, user: Option<&str>, scope: SubscriptionScope, url: &str) -> bool {
+fn is_duplicate(
+    st: &SimState,
+    key: UniquenessKey,
+    org: &str,
+    user: Option<&str>,
+    scope: SubscriptionScope,
+    url: &str,
+) -> bool {
     st.subscriptions.values().any(|s| {
         s.org == org
             && s.callback_url == url
-            && (key == UniquenessKey::Organization || (s.scope == scope && s.user.as_deref() == user))
+            && (key == UniquenessKey::Organization
+                || (s.scope == scope && s.user.as_deref() == user))
     })
 }
 
@@ -310,8 +341,11 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     caller.require("webhooks:write")?;
     let body = body.map_err(|_| ApiError::invalid_argument(Vec::new()))?;
-    let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::invalid_argument(Vec::new()))?;
-    let object = value.as_object().ok_or_else(|| ApiError::invalid_argument(Vec::new()))?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid_argument(Vec::new()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_argument(Vec::new()))?;
     let request = CreateRequest::parse(object)?;
 
     let org = check_organization(&caller, &request.organization)?.to_string();
@@ -326,7 +360,9 @@ pub(crate) async fn create(
             }
             Some(caller.user.clone())
         }
-        SubscriptionScope::Organization if !caller.is_admin() => return Err(ApiError::permission_denied(NO_ACCESS)),
+        SubscriptionScope::Organization if !caller.is_admin() => {
+            return Err(ApiError::permission_denied(NO_ACCESS))
+        }
         SubscriptionScope::Organization => None,
         // The simulator has no groups, so every group URI is unknown.
         SubscriptionScope::Group => return Err(ApiError::not_found()),
@@ -348,7 +384,14 @@ pub(crate) async fn create(
 
     let now = sim.now();
     let mut st = sim.state();
-    if is_duplicate(&st, sim.config().uniqueness, &org, user.as_deref(), request.scope, &request.url) {
+    if is_duplicate(
+        &st,
+        sim.config().uniqueness,
+        &org,
+        user.as_deref(),
+        request.scope,
+        &request.url,
+    ) {
         return Err(ApiError::already_exists());
     }
     let seq = st.next_seq();
@@ -423,7 +466,8 @@ pub(crate) async fn list(
             None
         }
     };
-    let (Some(scope), Some(org_uri), Some(page), true) = (scope, params.get("organization"), page, details.is_empty())
+    let (Some(scope), Some(org_uri), Some(page), true) =
+        (scope, params.get("organization"), page, details.is_empty())
     else {
         return Err(ApiError::invalid_argument(details));
     };
@@ -431,9 +475,14 @@ pub(crate) async fn list(
 
     let st = sim.state();
     let user = match scope {
-        SubscriptionScope::Organization if !caller.is_admin() => return Err(ApiError::permission_denied(NO_ACCESS)),
+        SubscriptionScope::Organization if !caller.is_admin() => {
+            return Err(ApiError::permission_denied(NO_ACCESS))
+        }
         SubscriptionScope::User => {
-            let id = params.get("user").and_then(|u| id_of(u, "users")).unwrap_or_default();
+            let id = params
+                .get("user")
+                .and_then(|u| id_of(u, "users"))
+                .unwrap_or_default();
             let member = st.users.get(id).is_some_and(|u| u.org == org);
             if id != caller.user && !(caller.is_admin() && member) {
                 return Err(ApiError::permission_denied(NO_ACCESS));
@@ -455,8 +504,15 @@ pub(crate) async fn list(
         subs.reverse();
     }
     let (subs, pagination) = page.apply(subs, &sim.base_url(), "/webhook_subscriptions", &params);
-    let collection = subs.into_iter().map(|s| sim.subscription_resource(s)).collect();
-    Ok(Json(Collection { collection, pagination }).into_response())
+    let collection = subs
+        .into_iter()
+        .map(|s| sim.subscription_resource(s))
+        .collect();
+    Ok(Json(Collection {
+        collection,
+        pagination,
+    })
+    .into_response())
 }
 
 /// `GET /webhook_subscriptions/{uuid}` (scope `webhooks:read`).
@@ -467,11 +523,16 @@ pub(crate) async fn show(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     caller.require("webhooks:read")?;
-    let Ok(Path(id)) = path else { return Err(ApiError::not_found()) };
+    let Ok(Path(id)) = path else {
+        return Err(ApiError::not_found());
+    };
     let st = sim.state();
     let sub = st.subscriptions.get(&id).ok_or_else(ApiError::not_found)?;
     check_access(&caller, sub)?;
-    Ok(Json(Resource { resource: sim.subscription_resource(sub) }).into_response())
+    Ok(Json(Resource {
+        resource: sim.subscription_resource(sub),
+    })
+    .into_response())
 }
 
 /// `DELETE /webhook_subscriptions/{uuid}` (scope `webhooks:write`): 204, empty body.
@@ -482,7 +543,9 @@ pub(crate) async fn delete(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     caller.require("webhooks:write")?;
-    let Ok(Path(id)) = path else { return Err(ApiError::not_found()) };
+    let Ok(Path(id)) = path else {
+        return Err(ApiError::not_found());
+    };
     let mut st = sim.state();
     let sub = st.subscriptions.get(&id).ok_or_else(ApiError::not_found)?;
     check_access(&caller, sub)?;

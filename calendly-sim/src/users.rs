@@ -105,14 +105,21 @@ impl Simulator {
     /// Creates an organization and returns its URI.
     pub fn create_organization(&self, name: &str) -> String {
         let uuid = new_uuid();
-        self.state().orgs.insert(uuid.clone(), OrgRecord { name: name.to_string() });
+        self.state().orgs.insert(
+            uuid.clone(),
+            OrgRecord {
+                name: name.to_string(),
+            },
+        );
         self.uri("organizations", &uuid)
     }
 
     /// The name of an organization, by URI.
     pub fn organization_name(&self, organization_uri: &str) -> Option<String> {
         let st = self.state();
-        id_of(organization_uri, "organizations").and_then(|id| st.orgs.get(id)).map(|o| o.name.clone())
+        id_of(organization_uri, "organizations")
+            .and_then(|id| st.orgs.get(id))
+            .map(|o| o.name.clone())
     }
 
     /// Creates a user.
@@ -120,14 +127,17 @@ impl Simulator {
     /// # Panics
     /// If the email is taken or invalid, or the organization is unknown (see `try_create_user`).
     pub fn create_user(&self, user: NewUser) -> SimUser {
-        self.try_create_user(user).unwrap_or_else(|e| panic!("calendly-sim: cannot create user: {e}"))
+        self.try_create_user(user)
+            .unwrap_or_else(|e| panic!("calendly-sim: cannot create user: {e}"))
     }
 
     /// Creates a user, or says why not.
     pub fn try_create_user(&self, user: NewUser) -> Result<SimUser, SimError> {
         let email = user.email.trim().to_string();
         if !email.contains('@') || email.len() < 3 {
-            return Err(SimError::Invalid(format!("email {email:?} is not an email address")));
+            return Err(SimError::Invalid(format!(
+                "email {email:?} is not an email address"
+            )));
         }
         let name = match user.name.trim() {
             "" => email.split('@').next().unwrap_or("user").to_string(),
@@ -145,7 +155,12 @@ impl Simulator {
             },
             None => {
                 let id = new_uuid();
-                st.orgs.insert(id.clone(), OrgRecord { name: format!("{name}'s organization") });
+                st.orgs.insert(
+                    id.clone(),
+                    OrgRecord {
+                        name: format!("{name}'s organization"),
+                    },
+                );
                 id
             }
         };
@@ -160,7 +175,11 @@ impl Simulator {
             org,
             plan: user.plan,
             role: user.role,
-            timezone: if user.timezone.trim().is_empty() { "UTC".into() } else { user.timezone },
+            timezone: if user.timezone.trim().is_empty() {
+                "UTC".into()
+            } else {
+                user.timezone
+            },
             created_at: now,
             updated_at: now,
         };
@@ -178,7 +197,9 @@ impl Simulator {
     /// The user with this URI (or bare uuid).
     pub fn user(&self, user_uri: &str) -> Option<SimUser> {
         let st = self.state();
-        id_of(user_uri, "users").and_then(|id| st.users.get(id)).map(|u| self.sim_user(u))
+        id_of(user_uri, "users")
+            .and_then(|id| st.users.get(id))
+            .map(|u| self.sim_user(u))
     }
 
     /// All users, oldest first.
@@ -210,10 +231,16 @@ impl Simulator {
     /// Who is "signed in to Calendly" on the consent page; `None` shows a sign-in form instead.
     pub fn set_consent_user(&self, user_uri: Option<&str>) {
         let mut st = self.state();
-        st.consent_user = user_uri.and_then(|uri| id_of(uri, "users")).map(String::from);
+        st.consent_user = user_uri
+            .and_then(|uri| id_of(uri, "users"))
+            .map(String::from);
     }
 
-    fn user_record_mut<'a>(&self, st: &'a mut SimState, user_uri: &str) -> Option<&'a mut UserRecord> {
+    fn user_record_mut<'a>(
+        &self,
+        st: &'a mut SimState,
+        user_uri: &str,
+    ) -> Option<&'a mut UserRecord> {
         id_of(user_uri, "users").and_then(|id| st.users.get_mut(id))
     }
 
@@ -257,9 +284,16 @@ fn scheduling_url(slug: &str) -> String {
 
 /// `dana-host`, then `dana-host-2`, … .
 fn unique_slug(st: &SimState, name: &str) -> String {
-    let mut base: String =
-        name.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    base = base.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+    let mut base: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    base = base
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
     if base.is_empty() {
         base = "user".into();
     }
@@ -267,7 +301,10 @@ fn unique_slug(st: &SimState, name: &str) -> String {
     if !taken(&base) {
         return base;
     }
-    (2..).map(|n| format!("{base}-{n}")).find(|s| !taken(s)).unwrap_or(base)
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|s| !taken(s))
+        .unwrap_or(base)
 }
 
 /// `GET /users/me` and `GET /users/{uuid}` (scope `users:read`).
@@ -278,12 +315,20 @@ pub(crate) async fn show(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Resource<UserResource>>, ApiError> {
     caller.require("users:read")?;
-    let Ok(Path(id)) = path else { return Err(ApiError::not_found()) };
+    let Ok(Path(id)) = path else {
+        return Err(ApiError::not_found());
+    };
     let st = sim.state();
-    let wanted = if id == "me" { caller.user.as_str() } else { id.as_str() };
+    let wanted = if id == "me" {
+        caller.user.as_str()
+    } else {
+        id.as_str()
+    };
     let user = st.users.get(wanted).ok_or_else(ApiError::not_found)?;
     if user.org != caller.org {
         return Err(ApiError::permission_denied(NO_ACCESS));
     }
-    Ok(Json(Resource { resource: sim.user_resource(user) }))
+    Ok(Json(Resource {
+        resource: sim.user_resource(user),
+    }))
 }

@@ -11,21 +11,31 @@ use http::Method;
 
 /// Counts requests and records their latency, labelled by route pattern (not raw path, so
 /// route tokens and ids do not explode the label set).
-pub async fn track_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| if request.uri().path().starts_with("/pkg/") { "/pkg/*".into() } else { "unmatched".into() });
+        .unwrap_or_else(|| {
+            if request.uri().path().starts_with("/pkg/") {
+                "/pkg/*".into()
+            } else {
+                "unmatched".into()
+            }
+        });
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    state.metrics.inc("http_requests_total", "HTTP requests by route, method and status.", &[
-        ("route", &route),
-        ("method", &method),
-        ("status", &status),
-    ]);
+    state.metrics.inc(
+        "http_requests_total",
+        "HTTP requests by route, method and status.",
+        &[("route", &route), ("method", &method), ("status", &status)],
+    );
     state.metrics.observe(
         "http_request_duration_seconds",
         "HTTP request latency by route.",
@@ -37,7 +47,10 @@ pub async fn track_requests(State(state): State<AppState>, request: Request, nex
 
 /// Pages that need a signed-in adviser.
 fn needs_session(path: &str) -> bool {
-    path == "/" || path == "/meetings" || path.starts_with("/settings") || path.starts_with("/sandbox")
+    path == "/"
+        || path == "/meetings"
+        || path.starts_with("/settings")
+        || path.starts_with("/sandbox")
 }
 
 /// Pages only for visitors who are not signed in.
@@ -61,14 +74,19 @@ pub async fn guard_pages(State(state): State<AppState>, request: Request, next: 
         .find_map(backend::sessions::token_from_cookie_header)
         .map(str::to_owned);
     let signed_in = match token {
-        Some(token) => match backend::sessions::adviser_for(&state.db, &state.clock, &token).await {
-            Ok(adviser) => adviser.is_some(),
-            Err(err) => {
-                tracing::error!(error = %err, "session lookup failed");
-                return (http::StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable. Please retry.")
-                    .into_response();
+        Some(token) => {
+            match backend::sessions::adviser_for(&state.db, &state.clock, &token).await {
+                Ok(adviser) => adviser.is_some(),
+                Err(err) => {
+                    tracing::error!(error = %err, "session lookup failed");
+                    return (
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        "The service is temporarily unavailable. Please retry.",
+                    )
+                        .into_response();
+                }
             }
-        },
+        }
         None => false,
     };
     match (signed_in, path.as_str()) {

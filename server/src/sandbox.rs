@@ -10,7 +10,10 @@ use calendly_sim::{SimConfig, Simulator};
 /// The simulator listens next to the app (port + 100) when that port is free, else anywhere.
 pub async fn start(settings: &mut Settings) -> std::io::Result<Simulator> {
     let config = SimConfig::default();
-    let preferred = SocketAddr::new(settings.site_addr.ip(), settings.site_addr.port().wrapping_add(100));
+    let preferred = SocketAddr::new(
+        settings.site_addr.ip(),
+        settings.site_addr.port().wrapping_add(100),
+    );
     let simulator = match (settings.site_addr.port() != 0).then_some(preferred) {
         Some(addr) => match Simulator::start_on(addr, config.clone()).await {
             Ok(sim) => sim,
@@ -21,8 +24,12 @@ pub async fn start(settings: &mut Settings) -> std::io::Result<Simulator> {
     let base = url::Url::parse(&simulator.base_url()).map_err(std::io::Error::other)?;
     settings.calendly = Some(CalendlySettings {
         client_id: simulator.config().client_id.clone(),
-        client_secret: calendly::secrets::ClientSecret::new(simulator.config().client_secret.clone()),
-        webhook_signing_key: calendly::secrets::SigningKey::new(simulator.config().webhook_signing_key.clone()),
+        client_secret: calendly::secrets::ClientSecret::new(
+            simulator.config().client_secret.clone(),
+        ),
+        webhook_signing_key: calendly::secrets::SigningKey::new(
+            simulator.config().webhook_signing_key.clone(),
+        ),
         auth_url: base.clone(),
         api_url: base,
     });

@@ -24,7 +24,10 @@ pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("could not listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("sandbox Calendly simulator: {0}")]
     Sandbox(std::io::Error),
 }
@@ -41,23 +44,46 @@ impl Application {
     }
 
     /// As [`Application::build`], with a clock tests can move.
-    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+    pub async fn build_with_clock(
+        mut settings: Settings,
+        clock: Clock,
+    ) -> Result<Self, StartupError> {
         let listener = TcpListener::bind(settings.site_addr)
             .await
-            .map_err(|source| StartupError::Bind { addr: settings.site_addr, source })?;
-        let local = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.site_addr, source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: settings.site_addr,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.site_addr,
+            source,
+        })?;
         // With port 0 the real port is known only now; keep callback URLs pointing at it.
         if settings.site_addr.port() == 0 {
             settings.site_addr = local;
-            if settings.public_url.port_or_known_default() == Some(0) || settings.public_url.port() == Some(0) {
+            if settings.public_url.port_or_known_default() == Some(0)
+                || settings.public_url.port() == Some(0)
+            {
                 let _ = settings.public_url.set_port(Some(local.port()));
             }
         }
         let db = Db::connect(&settings.database_url).await?;
-        let simulator = if settings.is_sandbox() { Some(sandbox::start(&mut settings).await.map_err(StartupError::Sandbox)?) } else { None };
+        let simulator = if settings.is_sandbox() {
+            Some(
+                sandbox::start(&mut settings)
+                    .await
+                    .map_err(StartupError::Sandbox)?,
+            )
+        } else {
+            None
+        };
         let state = AppState::new(db, settings, clock, simulator);
         let router = router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -73,9 +99,13 @@ impl Application {
         let _listener = self.state.live.spawn_listener(&self.state.db);
         let _jobs = backend::jobs::spawn(self.state.clone());
         tracing::info!(%addr, public_url = %self.state.settings.public_url, sandbox = self.state.settings.is_sandbox(), "Advicly is listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 
@@ -90,7 +120,10 @@ fn leptos_options(settings: &Settings) -> LeptosOptions {
 
 pub fn router(state: AppState) -> Router {
     let leptos_options = leptos_options(&state.settings);
-    let server_state = ServerState { leptos_options: leptos_options.clone(), app: state.clone() };
+    let server_state = ServerState {
+        leptos_options: leptos_options.clone(),
+        app: state.clone(),
+    };
     let leptos_routes = generate_route_list(app::App);
     let context_state = state.clone();
     Router::new()
@@ -104,9 +137,17 @@ pub fn router(state: AppState) -> Router {
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(app::shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::guard_pages))
-        .layer(axum::middleware::from_fn_with_state(state, middleware::track_requests))
+        .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(
+            app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::guard_pages,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::track_requests,
+        ))
         .with_state(server_state)
 }
 

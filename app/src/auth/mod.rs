@@ -22,7 +22,9 @@ pub struct AdviserView {
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     use crate::server::{fail, state};
     let state = state()?;
-    let adviser = backend::accounts::sign_up(&state.db, &state.clock, &email, &password).await.map_err(|e| fail(e.into()))?;
+    let adviser = backend::accounts::sign_up(&state.db, &state.clock, &email, &password)
+        .await
+        .map_err(|e| fail(e.into()))?;
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())
@@ -33,7 +35,9 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::server::{fail, state};
     let state = state()?;
-    let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password).await.map_err(|e| fail(e.into()))?;
+    let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password)
+        .await
+        .map_err(|e| fail(e.into()))?;
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())
@@ -45,9 +49,13 @@ pub async fn sign_out() -> Result<(), AppError> {
     use crate::server::{session_token, set_cookie, state};
     let state = state()?;
     if let Some(token) = session_token() {
-        backend::sessions::end(&state.db, &token).await.map_err(AppError::internal)?;
+        backend::sessions::end(&state.db, &token)
+            .await
+            .map_err(AppError::internal)?;
     }
-    set_cookie(&backend::sessions::clearing_cookie(state.settings.secure_cookies()));
+    set_cookie(&backend::sessions::clearing_cookie(
+        state.settings.secure_cookies(),
+    ));
     leptos_axum::redirect("/login");
     Ok(())
 }
@@ -57,16 +65,27 @@ pub async fn sign_out() -> Result<(), AppError> {
 pub async fn current_adviser() -> Result<AdviserView, AppError> {
     let state = crate::server::state()?;
     let adviser = crate::server::current_adviser().await?;
-    Ok(AdviserView { email: adviser.email, sandbox: state.settings.is_sandbox() })
+    Ok(AdviserView {
+        email: adviser.email,
+        sandbox: state.settings.is_sandbox(),
+    })
 }
 
 #[cfg(feature = "ssr")]
-async fn start_session(state: &backend::AppState, adviser: backend::accounts::AdviserId) -> Result<(), AppError> {
+async fn start_session(
+    state: &backend::AppState,
+    adviser: backend::accounts::AdviserId,
+) -> Result<(), AppError> {
     let previous = crate::server::session_token();
     let ttl = state.settings.session_ttl;
-    let token = backend::sessions::start(&state.db, &state.clock, adviser, ttl, previous.as_deref())
-        .await
-        .map_err(AppError::internal)?;
-    crate::server::set_cookie(&backend::sessions::cookie(&token, ttl, state.settings.secure_cookies()));
+    let token =
+        backend::sessions::start(&state.db, &state.clock, adviser, ttl, previous.as_deref())
+            .await
+            .map_err(AppError::internal)?;
+    crate::server::set_cookie(&backend::sessions::cookie(
+        &token,
+        ttl,
+        state.settings.secure_cookies(),
+    ));
     Ok(())
 }

@@ -1,15 +1,109 @@
-//! Settings → Calendar Connections.
+//! Settings → Calendar Connections: connect, see the connection's health, disconnect.
+
+mod page;
+
+pub use page::CalendarConnectionsPage;
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
-/// `/settings/calendar`
-#[component]
-pub fn CalendarConnectionsPage() -> impl IntoView {
-    view! {
-        <p class="breadcrumb">"Settings"</p>
-        <h1>"Calendar Connections"</h1>
-        <div class="empty">
-            <p>"No calendar is connected yet."</p>
-        </div>
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub at: String,
+    pub event: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    /// `none`, `connected`, `needs_reconnect` or `disconnected`.
+    pub status: String,
+    pub calendly_name: String,
+    pub calendly_email: String,
+    pub timezone: String,
+    pub connected_since: String,
+    /// `active`, `unavailable` or `pending`.
+    pub live: String,
+    pub live_reason: Option<String>,
+    pub sync_every_minutes: u64,
+    pub last_webhook: Option<String>,
+    pub last_sync: Option<String>,
+    pub last_sync_result: Option<String>,
+    pub recent: Vec<DeliveryView>,
+    pub sandbox: bool,
+}
+
+/// What the page's `?error=` codes mean to the adviser.
+pub fn message_for_error(code: &str) -> &'static str {
+    match code {
+        "denied" => "Calendly access was not granted, so nothing was connected.",
+        "state" => "This connection attempt has expired or was already used. Click Connect Calendly to try again.",
+        "exchange" => "Calendly did not accept the authorization (it may have expired). Click Connect Calendly to try again.",
+        "unavailable" => "Calendly could not be reached. Please try again in a moment.",
+        "config" => "Calendly is not configured on this server.",
+        _ => "Something went wrong on our side. Please try again.",
     }
+}
+
+/// The signed-in adviser's Calendly connection and its health.
+#[server(prefix = "/api", endpoint = "connection_status")]
+pub async fn connection_status() -> Result<ConnectionView, AppError> {
+    use crate::server::{current_adviser, format_time, state};
+    let state = state()?;
+    let adviser = current_adviser().await?;
+    let row = backend::connections::load(&state.db, adviser.id)
+        .await
+        .map_err(AppError::internal)?;
+    let recent = backend::webhooks::recent_deliveries(&state.db, adviser.id, 10)
+        .await
+        .map_err(AppError::internal)?;
+    let sync_every_minutes = (state.settings.sync_interval.as_secs() / 60).max(1);
+    let sandbox = state.settings.is_sandbox();
+    let Some(c) = row else {
+        return Ok(ConnectionView {
+            status: "none".into(),
+            calendly_name: String::new(),
+            calendly_email: String::new(),
+            timezone: String::new(),
+            connected_since: String::new(),
+            live: "pending".into(),
+            live_reason: None,
+            sync_every_minutes,
+            last_webhook: None,
+            last_sync: None,
+            last_sync_result: None,
+            recent: Vec::new(),
+            sandbox,
+        });
+    };
+    let tz = c.timezone.clone();
+    Ok(ConnectionView {
+        status: c.status.as_str().into(),
+        calendly_name: c.calendly_name,
+        calendly_email: c.calendly_email,
+        connected_since: format_time(c.connected_at, &tz),
+        live: c.live_updates.as_str().into(),
+        live_reason: c.live_updates_reason,
+        sync_every_minutes,
+        last_webhook: c.last_webhook_at.map(|t| format_time(t, &tz)),
+        last_sync: c.last_sync_at.map(|t| format_time(t, &tz)),
+        last_sync_result: c.last_sync_result,
+        recent: recent
+            .into_iter()
+            .map(|d| DeliveryView {
+                at: format_time(d.received_at, &tz),
+                event: d.event,
+                outcome: match d.status.as_str() {
+                    "processed" => "Applied".into(),
+                    "ignored" => "Stored (no meeting change)".into(),
+                    "failed" => format!("Will retry: {}", d.error.unwrap_or_default()),
+                    other => other.to_owned(),
+                },
+            })
+            .collect(),
+        timezone: tz,
+        sandbox,
+    })
 }

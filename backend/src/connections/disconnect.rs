@@ -25,7 +25,9 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
             .bind(user.0)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some((status, access, refresh)) = row else { return Ok(()) };
+    let Some((status, access, refresh)) = row else {
+        return Ok(());
+    };
     let subscription: Option<(Option<String>,)> = sqlx::query_as(
         "SELECT subscription_uri FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1",
     )
@@ -33,7 +35,9 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
     .fetch_optional(&mut *tx)
     .await?;
     let subscription_uri = subscription.and_then(|(uri,)| uri);
-    let job_id = if status != ConnectionStatus::Disconnected.as_str() && (access.is_some() || subscription_uri.is_some()) {
+    let job_id = if status != ConnectionStatus::Disconnected.as_str()
+        && (access.is_some() || subscription_uri.is_some())
+    {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO calendly_cleanup_jobs (user_id, subscription_uri, access_token_enc, refresh_token_enc, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -68,8 +72,12 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
     if let Some(id) = job_id {
         match tokio::time::timeout(INLINE_CLEANUP_BUDGET, run_job(state, id)).await {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "remote clean-up failed; will retry in the background"),
-            Err(_) => tracing::warn!("Calendly is slow; remote clean-up continues in the background"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "remote clean-up failed; will retry in the background")
+            }
+            Err(_) => {
+                tracing::warn!("Calendly is slow; remote clean-up continues in the background")
+            }
         }
     }
     Ok(())
@@ -77,10 +85,12 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
 
 /// Retries due clean-up jobs (called by the background scheduler).
 pub async fn run_cleanup_jobs(state: &AppState) -> Result<usize, sqlx::Error> {
-    let due: Vec<(i64,)> = sqlx::query_as("SELECT id FROM calendly_cleanup_jobs WHERE next_attempt_at <= $1 ORDER BY id LIMIT 50")
-        .bind(state.clock.now_ms())
-        .fetch_all(state.db.pool())
-        .await?;
+    let due: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM calendly_cleanup_jobs WHERE next_attempt_at <= $1 ORDER BY id LIMIT 50",
+    )
+    .bind(state.clock.now_ms())
+    .fetch_all(state.db.pool())
+    .await?;
     for (id,) in &due {
         if let Err(err) = run_job(state, *id).await {
             tracing::warn!(job = id, error = %err, "remote clean-up still failing");
@@ -106,15 +116,28 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
     .bind(id)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((subscription_uri, access, refresh, attempts)) = job else { return Ok(()) };
+    let Some((subscription_uri, access, refresh, attempts)) = job else {
+        return Ok(());
+    };
     let key = &state.settings.encryption_key;
-    let access = access.and_then(|a| key.decrypt(&a, "access_token").ok()).map(AccessToken::new);
-    let refresh = refresh.and_then(|r| key.decrypt(&r, "refresh_token").ok()).map(RefreshToken::new);
+    let access = access
+        .and_then(|a| key.decrypt(&a, "access_token").ok())
+        .map(AccessToken::new);
+    let refresh = refresh
+        .and_then(|r| key.decrypt(&r, "refresh_token").ok())
+        .map(RefreshToken::new);
 
     match clean_up_remote(state, subscription_uri.as_deref(), access, refresh).await {
         Ok(()) => {
-            sqlx::query("DELETE FROM calendly_cleanup_jobs WHERE id = $1").bind(id).execute(state.db.pool()).await?;
-            state.metrics.inc("calendly_cleanups_total", "Remote clean-ups after disconnect by outcome.", &[("outcome", "done")]);
+            sqlx::query("DELETE FROM calendly_cleanup_jobs WHERE id = $1")
+                .bind(id)
+                .execute(state.db.pool())
+                .await?;
+            state.metrics.inc(
+                "calendly_cleanups_total",
+                "Remote clean-ups after disconnect by outcome.",
+                &[("outcome", "done")],
+            );
             Ok(())
         }
         Err(err) => {
@@ -125,7 +148,11 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
                 .bind(id)
                 .execute(state.db.pool())
                 .await?;
-            state.metrics.inc("calendly_cleanups_total", "Remote clean-ups after disconnect by outcome.", &[("outcome", "retry")]);
+            state.metrics.inc(
+                "calendly_cleanups_total",
+                "Remote clean-ups after disconnect by outcome.",
+                &[("outcome", "retry")],
+            );
             tracing::warn!(error = %err, "remote clean-up will be retried");
             Ok(())
         }
@@ -155,7 +182,10 @@ async fn clean_up_remote(
             if let Some(rt) = refresh.take() {
                 match state.calendly.oauth.refresh(&rt).await {
                     Ok(tokens) => {
-                        match api.delete_webhook_subscription(&tokens.access_token, &uri).await {
+                        match api
+                            .delete_webhook_subscription(&tokens.access_token, &uri)
+                            .await
+                        {
                             Ok(()) | Err(calendly::Error::NotFound) => {}
                             Err(e) => return Err(e.into()),
                         }
@@ -169,7 +199,13 @@ async fn clean_up_remote(
             }
         }
     }
-    for token in [refresh.map(|r| r.expose_secret().to_owned()), access.map(|a| a.expose_secret().to_owned())].into_iter().flatten() {
+    for token in [
+        refresh.map(|r| r.expose_secret().to_owned()),
+        access.map(|a| a.expose_secret().to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    {
         match state.calendly.oauth.revoke(&token).await {
             Ok(()) => {}
             Err(e) if e.is_transient() => return Err(e.into()),

@@ -29,17 +29,4 @@ impl ConnectError {
             ConnectError::Database(_) | ConnectError::Crypto(_) => "internal",
         }
     }
-
-    /// The adviser-facing message for a code from [`ConnectError::code`].
-    pub fn message_for_code(code: &str) -> Option<&'static str> {
-        Some(match code {
-            "denied" => "Calendly access was not granted, so nothing was connected.",
-            "state" => "This connection attempt has expired or was already used. Click Connect Calendly to try again.",
-            "exchange" => "Calendly did not accept the authorization (it may have expired). Click Connect Calendly to try again.",
-            "unavailable" => "Calendly could not be reached. Please try again in a moment.",
-            "config" => "Calendly is not configured on this server.",
-            "internal" => "Something went wrong on our side. Please try again.",
-            _ => return None,
-        })
-    }
 }

@@ -13,7 +13,7 @@ pub use error::ConnectError;
 pub use oauth_flow::{begin_connect, finish_connect, CallbackParams};
 pub use store::{load, set_live_updates, ConnectionRow, ConnectionStatus, LiveUpdates};
 pub use subscription::{
-    active_for_user as active_subscription, by_route_token as subscription_by_route_token, by_user_uri as subscription_by_user_uri,
-    ensure_subscription, SubscriptionRow,
+    active_for_user as active_subscription, by_route_token as subscription_by_route_token,
+    by_user_uri as subscription_by_user_uri, ensure_subscription, SubscriptionRow,
 };
 pub use tokens::{access_token, with_token, TokenError};

@@ -26,10 +26,20 @@ pub struct CallbackParams {
 /// Starts connecting: remembers state + PKCE verifier for this session, returns Calendly's
 /// consent URL.
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
-pub async fn begin_connect(state: &AppState, user: AdviserId, session_token: &str) -> Result<Url, ConnectError> {
-    let request = state.calendly.oauth.authorize_url(&calendly::REQUIRED_SCOPES.split(' ').collect::<Vec<_>>());
+pub async fn begin_connect(
+    state: &AppState,
+    user: AdviserId,
+    session_token: &str,
+) -> Result<Url, ConnectError> {
+    let request = state
+        .calendly
+        .oauth
+        .authorize_url(&calendly::REQUIRED_SCOPES.split(' ').collect::<Vec<_>>());
     let now = state.clock.now_ms();
-    sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1").bind(now).execute(state.db.pool()).await?;
+    sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
+        .bind(now)
+        .execute(state.db.pool())
+        .await?;
     sqlx::query(
         "INSERT INTO oauth_states (state_hash, user_id, session_hash, pkce_verifier_enc, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -53,7 +63,11 @@ pub async fn finish_connect(
     session_token: &str,
     params: CallbackParams,
 ) -> Result<(), ConnectError> {
-    let returned_state = params.state.as_deref().filter(|s| !s.is_empty()).ok_or(ConnectError::InvalidState)?;
+    let returned_state = params
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or(ConnectError::InvalidState)?;
     let pending: Option<(i64, String, Vec<u8>, i64)> = sqlx::query_as(
         "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING user_id, session_hash, pkce_verifier_enc, expires_at",
     )
@@ -66,24 +80,48 @@ pub async fn finish_connect(
     };
     let now = state.clock.now_ms();
     if owner != user.0 || session_hash != sha256_hex(session_token) || expires_at < now {
-        tracing::warn!(state_owner = owner, "OAuth callback state does not belong to this session or has expired");
+        tracing::warn!(
+            state_owner = owner,
+            "OAuth callback state does not belong to this session or has expired"
+        );
         return Err(ConnectError::InvalidState);
     }
     if let Some(error) = params.error.as_deref() {
-        tracing::info!(error, description = params.error_description.as_deref().unwrap_or(""), "Calendly consent not granted");
+        tracing::info!(
+            error,
+            description = params.error_description.as_deref().unwrap_or(""),
+            "Calendly consent not granted"
+        );
         return Err(ConnectError::Denied);
     }
-    let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or(ConnectError::InvalidState)?;
-    let verifier = state.settings.encryption_key.decrypt(&verifier_enc, "pkce_verifier")?;
+    let code = params
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or(ConnectError::InvalidState)?;
+    let verifier = state
+        .settings
+        .encryption_key
+        .decrypt(&verifier_enc, "pkce_verifier")?;
 
-    let tokens = state.calendly.oauth.exchange_code(code, &verifier).await.map_err(|e| {
-        if e.is_transient() {
-            ConnectError::Unavailable(e)
-        } else {
-            ConnectError::Exchange(e)
-        }
-    })?;
-    let me = state.calendly.api.get_current_user(&tokens.access_token).await.map_err(ConnectError::Unavailable)?;
+    let tokens = state
+        .calendly
+        .oauth
+        .exchange_code(code, &verifier)
+        .await
+        .map_err(|e| {
+            if e.is_transient() {
+                ConnectError::Unavailable(e)
+            } else {
+                ConnectError::Exchange(e)
+            }
+        })?;
+    let me = state
+        .calendly
+        .api
+        .get_current_user(&tokens.access_token)
+        .await
+        .map_err(ConnectError::Unavailable)?;
     store_connection(state, user, &tokens, &me).await?;
     tracing::info!(calendly_user = %tokens.owner, "Calendly connected");
 

@@ -71,7 +71,22 @@ pub struct ConnectionRow {
     pub last_sync_result: Option<String>,
 }
 
-type Row = (i64, i64, String, String, String, String, String, String, String, Option<String>, i64, Option<i64>, Option<i64>, Option<String>);
+type Row = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
 
 pub const COLUMNS: &str = "id, user_id, status, calendly_user_uri, organization_uri, calendly_name, calendly_email, timezone, \
      live_updates, live_updates_reason, connected_at, last_webhook_at, last_sync_at, last_sync_result";
@@ -97,14 +112,22 @@ fn from_row(r: Row) -> ConnectionRow {
 
 /// The adviser's connection row (any status), if they ever connected.
 pub async fn load(db: &Db, user: AdviserId) -> Result<Option<ConnectionRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM calendar_connections WHERE user_id = $1"))
-        .bind(user.0)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM calendar_connections WHERE user_id = $1"
+    ))
+    .bind(user.0)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.map(from_row))
 }
 
-pub async fn set_live_updates(db: &Db, user: AdviserId, live: LiveUpdates, reason: Option<&str>, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_live_updates(
+    db: &Db,
+    user: AdviserId,
+    live: LiveUpdates,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE calendar_connections SET live_updates = $1, live_updates_reason = $2, updated_at = $3 WHERE user_id = $4")
         .bind(live.as_str())
         .bind(reason)

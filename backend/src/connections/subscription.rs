@@ -3,7 +3,10 @@
 //! adopt what already matches, replace what is stale, create what is missing.
 
 use calendly::ids::{CalendlyUserUri, OrganizationUri, SubscriptionUri};
-use calendly::{CreateWebhookSubscription, ListWebhookSubscriptions, SubscriptionScope, SubscriptionState, WebhookSubscription};
+use calendly::{
+    CreateWebhookSubscription, ListWebhookSubscriptions, SubscriptionScope, SubscriptionState,
+    WebhookSubscription,
+};
 
 use super::store::{self, LiveUpdates};
 use super::tokens::{with_token, TokenError};
@@ -28,11 +31,22 @@ type Row = (i64, i64, String, Option<String>, String, String, String);
 const COLUMNS: &str = "id, user_id, user_uri, subscription_uri, route_token, callback_url, state";
 
 fn from_row(r: Row) -> SubscriptionRow {
-    SubscriptionRow { id: r.0, user_id: AdviserId(r.1), user_uri: r.2, subscription_uri: r.3, route_token: r.4, callback_url: r.5, state: r.6 }
+    SubscriptionRow {
+        id: r.0,
+        user_id: AdviserId(r.1),
+        user_uri: r.2,
+        subscription_uri: r.3,
+        route_token: r.4,
+        callback_url: r.5,
+        state: r.6,
+    }
 }
 
 /// The adviser's active subscription row, if any.
-pub async fn active_for_user(db: &crate::Db, user: AdviserId) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+pub async fn active_for_user(
+    db: &crate::Db,
+    user: AdviserId,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1 AND scope = 'user'"
     ))
@@ -43,7 +57,10 @@ pub async fn active_for_user(db: &crate::Db, user: AdviserId) -> Result<Option<S
 }
 
 /// The active subscription a route token belongs to (the webhook route's O(1) lookup).
-pub async fn by_route_token(db: &crate::Db, token: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+pub async fn by_route_token(
+    db: &crate::Db,
+    token: &str,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE route_token = $1 AND is_active = 1 AND scope = 'user'"
     ))
@@ -54,7 +71,10 @@ pub async fn by_route_token(db: &crate::Db, token: &str) -> Result<Option<Subscr
 }
 
 /// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
-pub async fn by_user_uri(db: &crate::Db, user_uri: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+pub async fn by_user_uri(
+    db: &crate::Db,
+    user_uri: &str,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_uri = $1 AND is_active = 1 AND scope = 'user' ORDER BY id DESC LIMIT 1"
     ))
@@ -65,20 +85,35 @@ pub async fn by_user_uri(db: &crate::Db, user_uri: &str) -> Result<Option<Subscr
 }
 
 fn events() -> Vec<String> {
-    calendly::INVITEE_EVENTS.iter().map(|e| e.to_string()).collect()
+    calendly::INVITEE_EVENTS
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
 }
 
 fn covers_our_events(sub: &WebhookSubscription) -> bool {
-    calendly::INVITEE_EVENTS.iter().all(|e| sub.events.iter().any(|have| have == e))
+    calendly::INVITEE_EVENTS
+        .iter()
+        .all(|e| sub.events.iter().any(|have| have == e))
 }
 
 /// Makes sure the adviser has one working subscription and records whether live updates are on.
 /// Returns the resulting live-updates state (a refusal by Calendly is not an error).
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
-pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<LiveUpdates, TokenError> {
-    let connection = store::load(&state.db, user).await?.ok_or(TokenError::NotConnected)?;
-    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri).map_err(|e| calendly::Error::Decode(e.to_string()))?;
-    let org_uri = OrganizationUri::parse(&connection.organization_uri).map_err(|e| calendly::Error::Decode(e.to_string()))?;
+pub async fn ensure_subscription(
+    state: &AppState,
+    user: AdviserId,
+) -> Result<LiveUpdates, TokenError> {
+    // One ensure per adviser at a time in this process (connect and reconciliation may overlap).
+    let lock = state.subscription_locks.for_key(user.0);
+    let _guard = lock.lock().await;
+    let connection = store::load(&state.db, user)
+        .await?
+        .ok_or(TokenError::NotConnected)?;
+    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri)
+        .map_err(|e| calendly::Error::Decode(e.to_string()))?;
+    let org_uri = OrganizationUri::parse(&connection.organization_uri)
+        .map_err(|e| calendly::Error::Decode(e.to_string()))?;
     let now = state.clock.now_ms();
     let local = active_for_user(&state.db, user).await?;
 
@@ -92,9 +127,14 @@ pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<Li
             })
             .await;
             match remote {
-                Ok(remote) if remote.state == SubscriptionState::Active && Some(&remote.callback_url) == local.as_ref().map(|l| &l.callback_url) => {
+                Ok(remote)
+                    if remote.state == SubscriptionState::Active
+                        && Some(&remote.callback_url)
+                            == local.as_ref().map(|l| &l.callback_url) =>
+                {
                     record_remote(state, local.as_ref().unwrap().id, &remote, now).await?;
-                    store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
+                    store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now)
+                        .await?;
                     return Ok(LiveUpdates::Active);
                 }
                 Ok(_) | Err(TokenError::Calendly(calendly::Error::NotFound)) => broken = true,
@@ -110,7 +150,9 @@ pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<Li
         Some(l) => (l.route_token.clone(), l.callback_url.clone()),
         None => {
             let token = random_token(16);
-            let url = state.settings.public_link(&format!("{WEBHOOK_PATH}/{token}"));
+            let url = state
+                .settings
+                .public_link(&format!("{WEBHOOK_PATH}/{token}"));
             (token, url)
         }
     };
@@ -123,7 +165,11 @@ pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<Li
     let mut stale = Vec::new();
     for sub in existing {
         let ours = sub.callback_url == callback_url;
-        if ours && sub.state == SubscriptionState::Active && covers_our_events(&sub) && adopted.is_none() {
+        if ours
+            && sub.state == SubscriptionState::Active
+            && covers_our_events(&sub)
+            && adopted.is_none()
+        {
             adopted = Some(sub);
         } else if ours {
             // Same URL but unusable: must go first, or creating would conflict.
@@ -138,24 +184,51 @@ pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<Li
         None => match create(state, user, &org_uri, &user_uri, &callback_url).await {
             Ok(sub) => sub,
             Err(TokenError::Calendly(calendly::Error::Conflict { .. })) => {
-                // Same URL already registered where the listing did not show it: replace it.
+                // Calendly already has this URL: adopt it if it is a working one of ours, else
+                // replace it.
+                let mut found = None;
                 for sub in list_user_subscriptions(state, user, &org_uri, &user_uri).await? {
-                    if sub.callback_url == callback_url {
+                    if sub.callback_url != callback_url {
+                        continue;
+                    }
+                    if found.is_none()
+                        && sub.state == SubscriptionState::Active
+                        && covers_our_events(&sub)
+                    {
+                        found = Some(sub);
+                    } else {
                         delete_remote(state, user, &sub.uri).await?;
                     }
                 }
-                match create(state, user, &org_uri, &user_uri, &callback_url).await {
-                    Ok(sub) => sub,
-                    Err(e) => return refused(state, user, e, now).await,
+                match found {
+                    Some(sub) => sub,
+                    None => match create(state, user, &org_uri, &user_uri, &callback_url).await {
+                        Ok(sub) => sub,
+                        Err(e) => return refused(state, user, e, now).await,
+                    },
                 }
             }
             Err(e) => return refused(state, user, e, now).await,
         },
     };
-    save_local(state, user, &connection, &route_token, &callback_url, &created, reuse, now).await?;
+    save_local(
+        state,
+        user,
+        &connection,
+        &route_token,
+        &callback_url,
+        &created,
+        reuse,
+        now,
+    )
+    .await?;
     store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
     if broken {
-        state.metrics.inc("calendly_subscription_repairs_total", "Webhook subscriptions replaced because Calendly disabled or lost them.", &[]);
+        state.metrics.inc(
+            "calendly_subscription_repairs_total",
+            "Webhook subscriptions replaced because Calendly disabled or lost them.",
+            &[],
+        );
     }
     for uri in stale {
         if let Err(err) = delete_remote(state, user, &uri).await {
@@ -166,7 +239,12 @@ pub async fn ensure_subscription(state: &AppState, user: AdviserId) -> Result<Li
 }
 
 /// Calendly said no for a reason that retrying will not fix: record it for the page.
-async fn refused(state: &AppState, user: AdviserId, err: TokenError, now: i64) -> Result<LiveUpdates, TokenError> {
+async fn refused(
+    state: &AppState,
+    user: AdviserId,
+    err: TokenError,
+    now: i64,
+) -> Result<LiveUpdates, TokenError> {
     let reason = match &err {
         TokenError::Calendly(e) if e.is_plan_without_webhooks() => {
             "your Calendly plan does not include webhooks (Standard or higher is needed)".to_owned()
@@ -181,7 +259,14 @@ async fn refused(state: &AppState, user: AdviserId, err: TokenError, now: i64) -
         _ => return Err(err),
     };
     tracing::warn!(reason, "live updates unavailable; falling back to polling");
-    store::set_live_updates(&state.db, user, LiveUpdates::Unavailable, Some(&reason), now).await?;
+    store::set_live_updates(
+        &state.db,
+        user,
+        LiveUpdates::Unavailable,
+        Some(&reason),
+        now,
+    )
+    .await?;
     Ok(LiveUpdates::Unavailable)
 }
 
@@ -203,7 +288,13 @@ async fn list_user_subscriptions(
         };
         let page = with_token(state, user, |t| {
             let request = request.clone();
-            async move { state.calendly.api.list_webhook_subscriptions(&t, &request).await }
+            async move {
+                state
+                    .calendly
+                    .api
+                    .list_webhook_subscriptions(&t, &request)
+                    .await
+            }
         })
         .await?;
         all.extend(page.collection);
@@ -235,17 +326,31 @@ async fn create(
                 // either Calendly behaviour verifies (calendly-api.md §4).
                 signing_key: Some(&signing_key),
             };
-            state.calendly.api.create_webhook_subscription(&t, &request).await
+            state
+                .calendly
+                .api
+                .create_webhook_subscription(&t, &request)
+                .await
         }
     })
     .await
 }
 
 /// Deletes a subscription at Calendly; 404 counts as already gone.
-pub(super) async fn delete_remote(state: &AppState, user: AdviserId, uri: &SubscriptionUri) -> Result<(), TokenError> {
+pub(super) async fn delete_remote(
+    state: &AppState,
+    user: AdviserId,
+    uri: &SubscriptionUri,
+) -> Result<(), TokenError> {
     match with_token(state, user, |t| {
         let uri = uri.clone();
-        async move { state.calendly.api.delete_webhook_subscription(&t, &uri).await }
+        async move {
+            state
+                .calendly
+                .api
+                .delete_webhook_subscription(&t, &uri)
+                .await
+        }
     })
     .await
     {
@@ -254,7 +359,12 @@ pub(super) async fn delete_remote(state: &AppState, user: AdviserId, uri: &Subsc
     }
 }
 
-async fn record_remote(state: &AppState, id: i64, remote: &WebhookSubscription, now: i64) -> Result<(), sqlx::Error> {
+async fn record_remote(
+    state: &AppState,
+    id: i64,
+    remote: &WebhookSubscription,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE calendly_webhook_subscriptions SET state = $1, retry_started_at = $2, updated_at = $3 WHERE id = $4")
         .bind(remote.state.as_str())
         .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))

@@ -42,15 +42,26 @@ pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessTok
     let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     match (access, expires_at) {
-        (Some(access), Some(expires_at)) if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms() => {
-            Ok(AccessToken::new(state.settings.encryption_key.decrypt(&access, "access_token")?))
+        (Some(access), Some(expires_at))
+            if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms() =>
+        {
+            Ok(AccessToken::new(
+                state
+                    .settings
+                    .encryption_key
+                    .decrypt(&access, "access_token")?,
+            ))
         }
         _ => refresh(state, user, None).await,
     }
 }
 
 /// Runs `call` with a fresh token; on a 401 refreshes once and retries.
-pub async fn with_token<T, F, Fut>(state: &AppState, user: AdviserId, call: F) -> Result<T, TokenError>
+pub async fn with_token<T, F, Fut>(
+    state: &AppState,
+    user: AdviserId,
+    call: F,
+) -> Result<T, TokenError>
 where
     F: Fn(AccessToken) -> Fut,
     Fut: Future<Output = Result<T, calendly::Error>>,
@@ -75,7 +86,11 @@ fn check_status(status: &str) -> Result<(), TokenError> {
 }
 
 /// Refreshes unless another task (or instance) already did since `rejected` was read.
-async fn refresh(state: &AppState, user: AdviserId, rejected: Option<&str>) -> Result<AccessToken, TokenError> {
+async fn refresh(
+    state: &AppState,
+    user: AdviserId,
+    rejected: Option<&str>,
+) -> Result<AccessToken, TokenError> {
     let lock = state.locks.for_key(user.0);
     let _guard = lock.lock().await;
     let key = &state.settings.encryption_key;
@@ -88,7 +103,10 @@ async fn refresh(state: &AppState, user: AdviserId, rejected: Option<&str>) -> R
             "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1"
         }
     };
-    let row: Option<TokenRow> = sqlx::query_as(sql).bind(user.0).fetch_optional(&mut *tx).await?;
+    let row: Option<TokenRow> = sqlx::query_as(sql)
+        .bind(user.0)
+        .fetch_optional(&mut *tx)
+        .await?;
     let (status, access, refresh_enc, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     let now = state.clock.now_ms();
@@ -99,7 +117,10 @@ async fn refresh(state: &AppState, user: AdviserId, rejected: Option<&str>) -> R
             return Ok(AccessToken::new(current));
         }
     }
-    let refresh_token = RefreshToken::new(key.decrypt(&refresh_enc.ok_or(TokenError::NotConnected)?, "refresh_token")?);
+    let refresh_token = RefreshToken::new(key.decrypt(
+        &refresh_enc.ok_or(TokenError::NotConnected)?,
+        "refresh_token",
+    )?);
     match state.calendly.oauth.refresh(&refresh_token).await {
         Ok(tokens) => {
             sqlx::query(
@@ -113,23 +134,40 @@ async fn refresh(state: &AppState, user: AdviserId, rejected: Option<&str>) -> R
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            state.metrics.inc("calendly_token_refreshes_total", "Calendly token refreshes by outcome.", &[("outcome", "ok")]);
+            state.metrics.inc(
+                "calendly_token_refreshes_total",
+                "Calendly token refreshes by outcome.",
+                &[("outcome", "ok")],
+            );
             Ok(tokens.access_token)
         }
         Err(err) if err.is_invalid_grant() => {
-            sqlx::query("UPDATE calendar_connections SET status = $1, updated_at = $2 WHERE user_id = $3")
-                .bind(ConnectionStatus::NeedsReconnect.as_str())
-                .bind(now)
-                .bind(user.0)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE calendar_connections SET status = $1, updated_at = $2 WHERE user_id = $3",
+            )
+            .bind(ConnectionStatus::NeedsReconnect.as_str())
+            .bind(now)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
-            tracing::warn!(user_id = user.0, "Calendly refused the refresh token: connection needs reconnect");
-            state.metrics.inc("calendly_token_refreshes_total", "Calendly token refreshes by outcome.", &[("outcome", "invalid_grant")]);
+            tracing::warn!(
+                user_id = user.0,
+                "Calendly refused the refresh token: connection needs reconnect"
+            );
+            state.metrics.inc(
+                "calendly_token_refreshes_total",
+                "Calendly token refreshes by outcome.",
+                &[("outcome", "invalid_grant")],
+            );
             Err(TokenError::NeedsReconnect)
         }
         Err(err) => {
-            state.metrics.inc("calendly_token_refreshes_total", "Calendly token refreshes by outcome.", &[("outcome", "error")]);
+            state.metrics.inc(
+                "calendly_token_refreshes_total",
+                "Calendly token refreshes by outcome.",
+                &[("outcome", "error")],
+            );
             Err(err.into())
         }
     }

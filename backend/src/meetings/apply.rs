@@ -53,7 +53,10 @@ pub async fn apply_invitee(
     source: &str,
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
-    let location = event.location.as_ref().and_then(|l| l.location.clone().or_else(|| l.additional_info.clone()));
+    let location = event
+        .location
+        .as_ref()
+        .and_then(|l| l.location.clone().or_else(|| l.additional_info.clone()));
     let location_kind = event.location.as_ref().map(|l| l.kind.clone());
     let join_url = event.location.as_ref().and_then(|l| l.join_url.clone());
     let location_text = match (location, location_kind) {
@@ -90,7 +93,11 @@ pub async fn apply_invitee(
     .await?;
 
     let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
-    let cancellation = invitee.cancellation.as_ref().or(event.cancellation.as_ref()).filter(|_| canceled);
+    let cancellation = invitee
+        .cancellation
+        .as_ref()
+        .or(event.cancellation.as_ref())
+        .filter(|_| canceled);
     let questions = serde_json::to_string(&invitee.questions_and_answers).ok();
     sqlx::query(
         "INSERT INTO attendees (meeting_id, user_id, invitee_uri, name, email, timezone, status, rescheduled, old_invitee_uri, \
@@ -125,7 +132,10 @@ pub async fn apply_invitee(
     .execute(&mut *conn)
     .await?;
 
-    if matches!(change, InviteeChange::NoShowMarked | InviteeChange::NoShowCleared) {
+    if matches!(
+        change,
+        InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
+    ) {
         sqlx::query(
             "UPDATE attendees SET no_show = $1, no_show_at = $2 WHERE user_id = $3 AND invitee_uri = $4 AND (no_show_at IS NULL OR no_show_at <= $2)",
         )
@@ -172,7 +182,11 @@ fn describe_location_kind(kind: &str) -> String {
 }
 
 /// Meetings on either side of a reschedule involving this meeting's attendees.
-async fn linked_meetings(conn: &mut AnyConnection, user: AdviserId, meeting_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+async fn linked_meetings(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    meeting_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT DISTINCT other.meeting_id FROM attendees mine JOIN attendees other \
            ON other.user_id = mine.user_id AND (other.invitee_uri = mine.old_invitee_uri OR other.invitee_uri = mine.new_invitee_uri \
@@ -187,8 +201,21 @@ async fn linked_meetings(conn: &mut AnyConnection, user: AdviserId, meeting_id: 
 }
 
 /// Derives a meeting's status and reschedule links from its attendees, and records a change.
-async fn refresh_meeting(conn: &mut AnyConnection, user: AdviserId, meeting_id: i64, now_ms: i64) -> Result<(), sqlx::Error> {
-    type A = (String, i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+async fn refresh_meeting(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    meeting_id: i64,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    type A = (
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let attendees: Vec<A> = sqlx::query_as(
         "SELECT status, rescheduled, old_invitee_uri, new_invitee_uri, canceled_by, cancel_reason, canceler_type \
          FROM attendees WHERE meeting_id = $1 ORDER BY invitee_uri",
@@ -197,7 +224,8 @@ async fn refresh_meeting(conn: &mut AnyConnection, user: AdviserId, meeting_id: 
     .fetch_all(&mut *conn)
     .await?;
     let any_active = attendees.iter().any(|a| a.0 == "active");
-    let all_rescheduled = !attendees.is_empty() && attendees.iter().all(|a| a.0 == "canceled" && a.1 == 1);
+    let all_rescheduled =
+        !attendees.is_empty() && attendees.iter().all(|a| a.0 == "canceled" && a.1 == 1);
     let status = if any_active || attendees.is_empty() {
         "active"
     } else if all_rescheduled {
@@ -237,8 +265,14 @@ async fn refresh_meeting(conn: &mut AnyConnection, user: AdviserId, meeting_id: 
     Ok(())
 }
 
-async fn event_of_invitee(conn: &mut AnyConnection, user: AdviserId, invitee: Option<&str>) -> Result<Option<String>, sqlx::Error> {
-    let Some(invitee) = invitee else { return Ok(None) };
+async fn event_of_invitee(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    invitee: Option<&str>,
+) -> Result<Option<String>, sqlx::Error> {
+    let Some(invitee) = invitee else {
+        return Ok(None);
+    };
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT m.event_uri FROM attendees a JOIN meetings m ON m.id = a.meeting_id WHERE a.user_id = $1 AND a.invitee_uri = $2",
     )

@@ -39,7 +39,21 @@ pub struct MeetingsPage {
     pub more_past: bool,
 }
 
-type Row = (i64, String, String, i64, i64, Option<String>, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<i64>, String);
+type Row = (
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+);
 
 const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.join_url, m.status, m.canceled_by, \
     m.cancel_reason, m.canceler_type, prev.start_at, m.source FROM meetings m \
@@ -48,7 +62,13 @@ const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m
 /// Upcoming meetings (soonest first), then up to `past_limit` past ones (latest first) after
 /// skipping `past_offset`. Meetings that were moved elsewhere by a reschedule are left out:
 /// the booking shows once, at its new time, marked Rescheduled.
-pub async fn list_for_user(db: &Db, user: AdviserId, now_ms: i64, past_offset: i64, past_limit: i64) -> Result<MeetingsPage, sqlx::Error> {
+pub async fn list_for_user(
+    db: &Db,
+    user: AdviserId,
+    now_ms: i64,
+    past_offset: i64,
+    past_limit: i64,
+) -> Result<MeetingsPage, sqlx::Error> {
     let upcoming: Vec<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE m.user_id = $1 AND m.end_at >= $2 AND m.status <> 'rescheduled' ORDER BY m.start_at ASC, m.id ASC LIMIT 500"
     ))
@@ -70,7 +90,11 @@ pub async fn list_for_user(db: &Db, user: AdviserId, now_ms: i64, past_offset: i
     let mut past = with_attendees(db, past.into_iter().take(past_limit as usize).collect()).await?;
     upcoming.shrink_to_fit();
     past.shrink_to_fit();
-    Ok(MeetingsPage { upcoming, past, more_past })
+    Ok(MeetingsPage {
+        upcoming,
+        past,
+        more_past,
+    })
 }
 
 async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx::Error> {
@@ -107,7 +131,9 @@ async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx
                     no_show: a.5 == 1,
                     questions: a
                         .6
-                        .and_then(|q| serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok())
+                        .and_then(|q| {
+                            serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok()
+                        })
                         .unwrap_or_default()
                         .into_iter()
                         .map(|qa| (qa.question, qa.answer))
@@ -120,7 +146,11 @@ async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx
 }
 
 /// Changes after `seq` for this adviser, oldest first: `(seq, meeting_id)`.
-pub async fn changes_since(db: &Db, user: AdviserId, seq: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+pub async fn changes_since(
+    db: &Db,
+    user: AdviserId,
+    seq: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT seq, meeting_id FROM meeting_changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
         .bind(user.0)
         .bind(seq)
@@ -130,9 +160,10 @@ pub async fn changes_since(db: &Db, user: AdviserId, seq: i64) -> Result<Vec<(i6
 
 /// The adviser's newest change sequence number (0 if none).
 pub async fn latest_change(db: &Db, user: AdviserId) -> Result<i64, sqlx::Error> {
-    let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
-        .bind(user.0)
-        .fetch_one(db.pool())
-        .await?;
+    let (seq,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_one(db.pool())
+            .await?;
     Ok(seq.unwrap_or(0))
 }

@@ -5,4 +5,6 @@ mod apply;
 mod list;
 
 pub use apply::{apply_invitee, InviteeChange};
-pub use list::{changes_since, list_for_user, latest_change, AttendeeRow, MeetingRow, MeetingsPage};
+pub use list::{
+    changes_since, latest_change, list_for_user, AttendeeRow, MeetingRow, MeetingsPage,
+};

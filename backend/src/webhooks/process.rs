@@ -23,8 +23,17 @@ pub enum DeliveryOutcome {
 
 /// Calendly sends no delivery id; an event, its subject and its creation time identify it.
 fn natural_key(envelope: &WebhookEnvelope) -> String {
-    let subject = envelope.payload.get("uri").and_then(|u| u.as_str()).unwrap_or("");
-    format!("{}|{}|{}", envelope.event, subject, envelope.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    let subject = envelope
+        .payload
+        .get("uri")
+        .and_then(|u| u.as_str())
+        .unwrap_or("");
+    format!(
+        "{}|{}|{}",
+        envelope.event,
+        subject,
+        envelope.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
 }
 
 pub(super) async fn store_and_process(
@@ -71,12 +80,22 @@ pub(super) async fn store_and_process(
     .await;
 
     match attempt {
-        Ok((None, _)) => Ok(Receipt { delivery_id: None, duplicate: true, user_id: user.0, change_seq: None }),
+        Ok((None, _)) => Ok(Receipt {
+            delivery_id: None,
+            duplicate: true,
+            user_id: user.0,
+            change_seq: None,
+        }),
         Ok((Some(id), seq)) => {
             if let Some(seq) = seq {
                 state.live.publish(&state.db, user, seq).await;
             }
-            Ok(Receipt { delivery_id: Some(id), duplicate: false, user_id: user.0, change_seq: seq })
+            Ok(Receipt {
+                delivery_id: Some(id),
+                duplicate: false,
+                user_id: user.0,
+                change_seq: seq,
+            })
         }
         Err(ProcessError::Database(e)) if is_unavailable(&e) => Err(Rejection::Unavailable(e)),
         Err(err) => {
@@ -97,7 +116,12 @@ pub(super) async fn store_and_process(
             .fetch_optional(state.db.pool())
             .await;
             match stored {
-                Ok(row) => Ok(Receipt { delivery_id: row.map(|(id,)| id), duplicate: false, user_id: user.0, change_seq: None }),
+                Ok(row) => Ok(Receipt {
+                    delivery_id: row.map(|(id,)| id),
+                    duplicate: false,
+                    user_id: user.0,
+                    change_seq: None,
+                }),
                 Err(e) => Err(Rejection::Unavailable(e)),
             }
         }
@@ -105,8 +129,13 @@ pub(super) async fn store_and_process(
 }
 
 fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
-        || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    ) || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,16 +146,36 @@ enum ProcessError {
     Payload(#[from] serde_json::Error),
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection, user: AdviserId, envelope: &WebhookEnvelope, now: i64) -> Result<DeliveryOutcome, ProcessError> {
+async fn apply(
+    conn: &mut sqlx::AnyConnection,
+    user: AdviserId,
+    envelope: &WebhookEnvelope,
+    now: i64,
+) -> Result<DeliveryOutcome, ProcessError> {
     let Some(change) = InviteeChange::from_event(&envelope.event) else {
         return Ok(DeliveryOutcome::Ignored);
     };
     let payload = envelope.invitee_payload()?;
-    apply_invitee(conn, user, change, &envelope.created_at, &payload.invitee, &payload.scheduled_event, "webhook", now).await?;
+    apply_invitee(
+        conn,
+        user,
+        change,
+        &envelope.created_at,
+        &payload.invitee,
+        &payload.scheduled_event,
+        "webhook",
+        now,
+    )
+    .await?;
     Ok(DeliveryOutcome::Processed)
 }
 
-async fn mark_done(conn: &mut sqlx::AnyConnection, id: i64, outcome: &DeliveryOutcome, now: i64) -> Result<(), sqlx::Error> {
+async fn mark_done(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    outcome: &DeliveryOutcome,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL WHERE id = $3")
         .bind(match outcome {
             DeliveryOutcome::Processed => "processed",
@@ -139,11 +188,15 @@ async fn mark_done(conn: &mut sqlx::AnyConnection, id: i64, outcome: &DeliveryOu
     Ok(())
 }
 
-async fn latest_seq(conn: &mut sqlx::AnyConnection, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
-    let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
-        .bind(user.0)
-        .fetch_one(&mut *conn)
-        .await?;
+async fn latest_seq(
+    conn: &mut sqlx::AnyConnection,
+    user: AdviserId,
+) -> Result<Option<i64>, sqlx::Error> {
+    let (seq,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(seq)
 }
 

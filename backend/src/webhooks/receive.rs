@@ -2,7 +2,9 @@
 //! route token (O(1), indexed), check the signature on the exact bytes with the app key, check
 //! the timestamp, only then parse JSON, cross-check `created_by`, and commit before answering.
 
-use calendly::webhook::{verify, SignatureError, SignatureHeader, WebhookEnvelope, DEFAULT_TOLERANCE_SECS};
+use calendly::webhook::{
+    verify, SignatureError, SignatureHeader, WebhookEnvelope, DEFAULT_TOLERANCE_SECS,
+};
 
 use crate::connections::SubscriptionRow;
 use crate::AppState;
@@ -29,7 +31,12 @@ impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
             Rejection::UnknownRoute => 404,
-            Rejection::Signature(SignatureError::Missing | SignatureError::Stale | SignatureError::Future | SignatureError::Mismatch) => 401,
+            Rejection::Signature(
+                SignatureError::Missing
+                | SignatureError::Stale
+                | SignatureError::Future
+                | SignatureError::Mismatch,
+            ) => 401,
             Rejection::Signature(_) => 400,
             Rejection::BadPayload(_) => 400,
             Rejection::WrongUser { .. } => 403,
@@ -43,7 +50,9 @@ impl Rejection {
             Rejection::Signature(SignatureError::Missing) => "signature_missing",
             Rejection::Signature(SignatureError::Malformed) => "signature_malformed",
             Rejection::Signature(SignatureError::BadTimestamp) => "signature_bad_timestamp",
-            Rejection::Signature(SignatureError::RepeatedTimestamp) => "signature_repeated_timestamp",
+            Rejection::Signature(SignatureError::RepeatedTimestamp) => {
+                "signature_repeated_timestamp"
+            }
             Rejection::Signature(SignatureError::EmptySignature) => "signature_empty",
             Rejection::Signature(SignatureError::Stale) => "timestamp_stale",
             Rejection::Signature(SignatureError::Future) => "timestamp_future",
@@ -69,24 +78,42 @@ pub struct Receipt {
 /// Handles a delivery to `/api/calendly/webhook/{route_token}` (`route_token = Some`) or to the
 /// legacy bare URL (`None`: routed by `created_by` through an index after verification).
 #[tracing::instrument(skip_all, fields(route = route_token.map(|_| "token").unwrap_or("legacy")))]
-pub async fn receive(state: &AppState, route_token: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<Receipt, Rejection> {
+pub async fn receive(
+    state: &AppState,
+    route_token: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Receipt, Rejection> {
     let result = receive_inner(state, route_token, signature, body).await;
     let outcome = match &result {
         Ok(r) if r.duplicate => "duplicate",
         Ok(_) => "stored",
         Err(e) => e.reason(),
     };
-    state.metrics.inc("webhook_deliveries_total", "Webhook deliveries by outcome.", &[("outcome", outcome)]);
+    state.metrics.inc(
+        "webhook_deliveries_total",
+        "Webhook deliveries by outcome.",
+        &[("outcome", outcome)],
+    );
     match &result {
-        Err(e @ Rejection::WrongUser { .. }) => tracing::warn!(security_event = true, reason = e.reason(), "{e}"),
-        Err(Rejection::Unavailable(e)) => tracing::error!(error = %e, "could not store a webhook delivery"),
+        Err(e @ Rejection::WrongUser { .. }) => {
+            tracing::warn!(security_event = true, reason = e.reason(), "{e}")
+        }
+        Err(Rejection::Unavailable(e)) => {
+            tracing::error!(error = %e, "could not store a webhook delivery")
+        }
         Err(e) => tracing::info!(reason = e.reason(), "webhook rejected: {e}"),
         Ok(_) => {}
     }
     result
 }
 
-async fn receive_inner(state: &AppState, route_token: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<Receipt, Rejection> {
+async fn receive_inner(
+    state: &AppState,
+    route_token: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Receipt, Rejection> {
     let subscription = match route_token {
         Some(token) => Some(
             crate::connections::subscription_by_route_token(&state.db, token)
@@ -98,9 +125,17 @@ async fn receive_inner(state: &AppState, route_token: Option<&str>, signature: O
     };
 
     let header = SignatureHeader::parse(signature.unwrap_or("")).map_err(Rejection::Signature)?;
-    verify(&state.calendly.signing_key, &header, body, state.clock.now_unix(), DEFAULT_TOLERANCE_SECS).map_err(Rejection::Signature)?;
+    verify(
+        &state.calendly.signing_key,
+        &header,
+        body,
+        state.clock.now_unix(),
+        DEFAULT_TOLERANCE_SECS,
+    )
+    .map_err(Rejection::Signature)?;
 
-    let envelope: WebhookEnvelope = serde_json::from_slice(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
+    let envelope: WebhookEnvelope =
+        serde_json::from_slice(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
     let subscription: SubscriptionRow = match subscription {
         Some(sub) => sub,
         None => crate::connections::subscription_by_user_uri(&state.db, &envelope.created_by)
@@ -109,8 +144,11 @@ async fn receive_inner(state: &AppState, route_token: Option<&str>, signature: O
             .ok_or(Rejection::UnknownRoute)?,
     };
     if envelope.created_by != subscription.user_uri {
-        return Err(Rejection::WrongUser { created_by: envelope.created_by });
+        return Err(Rejection::WrongUser {
+            created_by: envelope.created_by,
+        });
     }
 
-    crate::webhooks::process::store_and_process(state, &subscription, &envelope, header.t, body).await
+    crate::webhooks::process::store_and_process(state, &subscription, &envelope, header.t, body)
+        .await
 }

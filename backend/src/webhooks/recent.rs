@@ -11,7 +11,11 @@ pub struct RecentDelivery {
     pub error: Option<String>,
 }
 
-pub async fn recent_deliveries(db: &Db, user: AdviserId, limit: i64) -> Result<Vec<RecentDelivery>, sqlx::Error> {
+pub async fn recent_deliveries(
+    db: &Db,
+    user: AdviserId,
+    limit: i64,
+) -> Result<Vec<RecentDelivery>, sqlx::Error> {
     let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
         "SELECT received_at, event, status, error FROM webhook_deliveries WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
     )
@@ -19,5 +23,13 @@ pub async fn recent_deliveries(db: &Db, user: AdviserId, limit: i64) -> Result<V
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(|(received_at, event, status, error)| RecentDelivery { received_at, event, status, error }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(received_at, event, status, error)| RecentDelivery {
+            received_at,
+            event,
+            status,
+            error,
+        })
+        .collect())
 }

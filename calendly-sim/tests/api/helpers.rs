@@ -42,7 +42,10 @@ pub async fn spawn_sim() -> TestSim {
 
 pub async fn spawn_sim_with(config: SimConfig) -> TestSim {
     let sim = Simulator::start(config).await.expect("start the simulator");
-    TestSim { sim, http: client() }
+    TestSim {
+        sim,
+        http: client(),
+    }
 }
 
 pub fn client() -> reqwest::Client {
@@ -60,33 +63,76 @@ impl TestSim {
 
     /// A Standard-plan owner of a new organization.
     pub fn host(&self, name: &str) -> SimUser {
-        self.sim.create_user(NewUser { name: name.into(), ..Default::default() })
+        self.sim.create_user(NewUser {
+            name: name.into(),
+            ..Default::default()
+        })
     }
 
     /// A member of `org` with `role` and `plan`.
     pub fn member(&self, name: &str, org: &str, role: Role, plan: Plan) -> SimUser {
-        self.sim.create_user(NewUser { name: name.into(), organization: Some(org.into()), role, plan, ..Default::default() })
+        self.sim.create_user(NewUser {
+            name: name.into(),
+            organization: Some(org.into()),
+            role,
+            plan,
+            ..Default::default()
+        })
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, HeaderMap, Value) {
-        let url = if path.starts_with("http") { path.to_string() } else { self.url(path) };
-        let response = self.http.get(url).bearer_auth(token).send().await.expect("GET");
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            self.url(path)
+        };
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
         split(response).await
     }
 
-    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, HeaderMap, Value) {
-        let response = self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("POST");
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
         split(response).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, String) {
-        let response = self.http.delete(self.url(path)).bearer_auth(token).send().await.expect("DELETE");
+        let response = self
+            .http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("DELETE");
         let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
         (status, response.text().await.unwrap())
     }
 
     /// `POST /webhook_subscriptions` for a user-scope hook on `url`.
-    pub async fn subscribe_user(&self, token: &str, user: &SimUser, url: &str, events: &[&str]) -> (StatusCode, Value) {
+    pub async fn subscribe_user(
+        &self,
+        token: &str,
+        user: &SimUser,
+        url: &str,
+        events: &[&str],
+    ) -> (StatusCode, Value) {
         let body = json!({
             "url": url, "events": events, "organization": user.organization, "user": user.uri, "scope": "user",
         });
@@ -95,7 +141,13 @@ impl TestSim {
     }
 
     /// `POST /webhook_subscriptions` for an organization-scope hook on `url`.
-    pub async fn subscribe_org(&self, token: &str, user: &SimUser, url: &str, events: &[&str]) -> (StatusCode, Value) {
+    pub async fn subscribe_org(
+        &self,
+        token: &str,
+        user: &SimUser,
+        url: &str,
+        events: &[&str],
+    ) -> (StatusCode, Value) {
         let body = json!({ "url": url, "events": events, "organization": user.organization, "scope": "organization" });
         let (status, _, body) = self.post_json("/webhook_subscriptions", token, &body).await;
         (status, body)
@@ -104,11 +156,20 @@ impl TestSim {
     /// The consent form's POST for `user` (set as the signed-in Calendly user).
     pub async fn consent(&self, user: &SimUser, params: &[(&str, &str)]) -> reqwest::Response {
         self.sim.set_consent_user(Some(&user.uri));
-        self.http.post(self.url("/oauth/authorize")).form(params).send().await.expect("POST /oauth/authorize")
+        self.http
+            .post(self.url("/oauth/authorize"))
+            .form(params)
+            .send()
+            .await
+            .expect("POST /oauth/authorize")
     }
 
     /// The standard authorize parameters plus `extra`, deciding "allow".
-    pub fn authorize_params<'a>(&'a self, scope: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pub fn authorize_params<'a>(
+        &'a self,
+        scope: &'a str,
+        extra: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
         let mut params = vec![
             ("client_id", self.sim.config().client_id.as_str()),
             ("response_type", "code"),
@@ -122,8 +183,15 @@ impl TestSim {
     }
 
     /// Consents as `user` and returns the code from the redirect.
-    pub async fn authorization_code(&self, user: &SimUser, scope: &str, extra: &[(&str, &str)]) -> String {
-        let response = self.consent(user, &self.authorize_params(scope, extra)).await;
+    pub async fn authorization_code(
+        &self,
+        user: &SimUser,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let response = self
+            .consent(user, &self.authorize_params(scope, extra))
+            .await;
         assert_eq!(response.status().as_u16(), 302);
         query_param(&location(&response), "code").expect("a code in the redirect")
     }
@@ -144,11 +212,20 @@ impl TestSim {
     }
 
     pub async fn exchange_code(&self, code: &str) -> (StatusCode, Value) {
-        self.token_request(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT_URI)]).await
+        self.token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+        ])
+        .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
-        self.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
+        self.token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
     }
 
     /// The whole OAuth dance for `user` with `scope`.
@@ -156,12 +233,18 @@ impl TestSim {
         let code = self.authorization_code(user, scope, &[]).await;
         let (status, body) = self.exchange_code(&code).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        Tokens { access: str_of(&body, "access_token"), refresh: str_of(&body, "refresh_token") }
+        Tokens {
+            access: str_of(&body, "access_token"),
+            refresh: str_of(&body, "refresh_token"),
+        }
     }
 
     /// Waits for deliveries to settle (fails the test if they do not).
     pub async fn settle(&self) {
-        assert!(self.sim.wait_idle(Duration::from_secs(10)).await, "deliveries did not settle");
+        assert!(
+            self.sim.wait_idle(Duration::from_secs(10)).await,
+            "deliveries did not settle"
+        );
     }
 }
 
@@ -172,20 +255,37 @@ pub async fn split(response: reqwest::Response) -> (StatusCode, HeaderMap, Value
         headers.insert(k.clone(), v.clone());
     }
     let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, headers, body)
 }
 
 pub fn str_of(body: &Value, key: &str) -> String {
-    body[key].as_str().unwrap_or_else(|| panic!("{key} in {body}")).to_string()
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {body}"))
+        .to_string()
 }
 
 pub fn location(response: &reqwest::Response) -> String {
-    response.headers().get(LOCATION).expect("a Location header").to_str().unwrap().to_string()
+    response
+        .headers()
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Asserts the keys appear in `raw` JSON text in this order.
@@ -193,7 +293,10 @@ pub fn assert_key_order(raw: &str, keys: &[&str]) {
     let mut last = 0;
     for key in keys {
         let needle = format!("\"{key}\":");
-        let at = raw[last..].find(&needle).unwrap_or_else(|| panic!("{key} after byte {last} in {raw}")) + last;
+        let at = raw[last..]
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{key} after byte {last} in {raw}"))
+            + last;
         last = at + needle.len();
     }
 }
@@ -212,7 +315,9 @@ impl Received {
     }
 
     pub fn signature(&self) -> Option<String> {
-        self.headers.get("calendly-webhook-signature").map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get("calendly-webhook-signature")
+            .map(|v| v.to_str().unwrap().to_string())
     }
 }
 
@@ -253,7 +358,16 @@ impl Receiver {
     }
 }
 
-async fn receive(State(state): State<ReceiverState>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
-    state.received.lock().unwrap().push(Received { path: uri.path().to_string(), headers, body });
+async fn receive(
+    State(state): State<ReceiverState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    state.received.lock().unwrap().push(Received {
+        path: uri.path().to_string(),
+        headers,
+        body,
+    });
     StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
 }

@@ -14,7 +14,13 @@ async fn the_consent_page_asks_the_signed_in_user_to_allow_or_deny() {
     app.sim.set_consent_user(Some(&dana.uri));
 
     let params = app.authorize_params(ALL_SCOPES, &[]);
-    let response = app.http.get(app.url("/oauth/authorize")).query(&params[..5]).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/oauth/authorize"))
+        .query(&params[..5])
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
@@ -27,11 +33,20 @@ async fn the_consent_page_asks_the_signed_in_user_to_allow_or_deny() {
 async fn without_a_signed_in_user_the_consent_page_asks_for_name_and_email() {
     let app = spawn_sim().await;
     let params = app.authorize_params(ALL_SCOPES, &[]);
-    let response = app.http.get(app.url("/oauth/authorize")).query(&params[..5]).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/oauth/authorize"))
+        .query(&params[..5])
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
-    assert!(page.contains(r#"name="name""#) && page.contains(r#"name="email""#), "{page}");
+    assert!(
+        page.contains(r#"name="name""#) && page.contains(r#"name="email""#),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -40,11 +55,20 @@ async fn signing_in_on_the_consent_page_creates_a_calendly_user_and_connects_it(
     let mut params = app.authorize_params(ALL_SCOPES, &[]);
     params.extend([("name", "Sam Adviser"), ("email", "sam@example.com")]);
 
-    let response = app.http.post(app.url("/oauth/authorize")).form(&params).send().await.unwrap();
+    let response = app
+        .http
+        .post(app.url("/oauth/authorize"))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), StatusCode::FOUND);
     let code = query_param(&location(&response), "code").unwrap();
-    let sam = app.sim.user_by_email("sam@example.com").expect("a new Calendly user");
+    let sam = app
+        .sim
+        .user_by_email("sam@example.com")
+        .expect("a new Calendly user");
     assert_eq!(sam.name, "Sam Adviser");
     assert_eq!(sam.plan, calendly_sim::Plan::Standard);
     let (status, body) = app.exchange_code(&code).await;
@@ -58,14 +82,18 @@ async fn allowing_redirects_with_a_64_hex_code_and_the_state() {
     let app = spawn_sim().await;
     let dana = app.host("Dana Host");
 
-    let response = app.consent(&dana, &app.authorize_params(ALL_SCOPES, &[])).await;
+    let response = app
+        .consent(&dana, &app.authorize_params(ALL_SCOPES, &[]))
+        .await;
 
     assert_eq!(response.status(), StatusCode::FOUND);
     let to = location(&response);
     assert!(to.starts_with(REDIRECT_URI), "{to}");
     let code = query_param(&to, "code").unwrap();
     assert_eq!(code.len(), 64);
-    assert!(code.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(code
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     assert_eq!(query_param(&to, "state").as_deref(), Some("st4te"));
 }
 
@@ -89,20 +117,38 @@ async fn denying_redirects_with_access_denied_and_the_state() {
 
 #[tokio::test]
 async fn bad_authorize_requests_are_refused_before_consent() {
-    let app = spawn_sim_with(SimConfig { redirect_uris: vec![REDIRECT_URI.into()], ..fast_config() }).await;
+    let app = spawn_sim_with(SimConfig {
+        redirect_uris: vec![REDIRECT_URI.into()],
+        ..fast_config()
+    })
+    .await;
     let dana = app.host("Dana Host");
     let cases: [(&str, &str, &str); 4] = [
         ("client_id", "not-our-app", "invalid_client"),
-        ("redirect_uri", "http://evil.example/cb", "invalid_redirect_uri"),
+        (
+            "redirect_uri",
+            "http://evil.example/cb",
+            "invalid_redirect_uri",
+        ),
         ("response_type", "token", "unsupported_response_type"),
-        ("scope", "users:read calendar:everything", "The requested scope is invalid, unknown, or malformed."),
+        (
+            "scope",
+            "users:read calendar:everything",
+            "The requested scope is invalid, unknown, or malformed.",
+        ),
     ];
     for (key, value, expected) in cases {
         let mut params = app.authorize_params(ALL_SCOPES, &[]);
         params.retain(|(k, _)| *k != key);
         params.push((key, value));
 
-        let shown = app.http.get(app.url("/oauth/authorize")).query(&params).send().await.unwrap();
+        let shown = app
+            .http
+            .get(app.url("/oauth/authorize"))
+            .query(&params)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(shown.status(), StatusCode::BAD_REQUEST, "{key}");
         assert!(shown.text().await.unwrap().contains(expected), "{key}");
         let decided = app.consent(&dana, &params).await;
@@ -123,7 +169,11 @@ async fn code_exchange_returns_the_documented_token_fields() {
     assert_eq!(body["expires_in"], 7200);
     assert!((body["created_at"].as_i64().unwrap() - app.sim.now().timestamp()).abs() <= 2);
     assert_eq!(str_of(&body, "refresh_token").len(), 64);
-    assert_eq!(str_of(&body, "access_token").split('.').count(), 3, "JWT-shaped");
+    assert_eq!(
+        str_of(&body, "access_token").split('.').count(),
+        3,
+        "JWT-shaped"
+    );
     assert_eq!(body["scope"], ALL_SCOPES);
     assert_eq!(body["owner"], json!(dana.uri));
     assert_eq!(body["organization"], json!(dana.organization));
@@ -149,7 +199,8 @@ async fn authorization_codes_expire_after_ten_minutes() {
     let dana = app.host("Dana Host");
     let code = app.authorization_code(&dana, ALL_SCOPES, &[]).await;
 
-    app.sim.advance_clock(chrono::Duration::minutes(10) + chrono::Duration::seconds(1));
+    app.sim
+        .advance_clock(chrono::Duration::minutes(10) + chrono::Duration::seconds(1));
 
     let (status, body) = app.exchange_code(&code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -163,7 +214,11 @@ async fn code_exchange_requires_the_authorize_redirect_uri() {
     let code = app.authorization_code(&dana, ALL_SCOPES, &[]).await;
 
     let (status, body) = app
-        .token_request(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://localhost/other")])
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://localhost/other"),
+        ])
         .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -215,7 +270,11 @@ async fn a_wrong_client_secret_is_an_invalid_client() {
         .http
         .post(app.url("/oauth/token"))
         .basic_auth(&app.sim.config().client_id, Some("wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+        ])
         .send()
         .await
         .unwrap();
@@ -229,9 +288,15 @@ async fn a_wrong_client_secret_is_an_invalid_client() {
 async fn unknown_or_missing_grant_types_are_refused() {
     let app = spawn_sim().await;
     let (status, body) = app.token_request(&[("grant_type", "password")]).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
     let (status, body) = app.token_request(&[]).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 }
 
 #[tokio::test]
@@ -240,7 +305,10 @@ async fn pkce_verifier_must_match_the_s256_challenge() {
     let dana = app.host("Dana Host");
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let pkce = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let pkce = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
     let exchange = |code: String, verifier: Option<&'static str>| {
         let mut form = vec![
             ("grant_type", "authorization_code".to_string()),
@@ -257,12 +325,21 @@ async fn pkce_verifier_must_match_the_s256_challenge() {
     let form = exchange(code.clone(), None);
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, body) = app.token_request(&form).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 
-    let form = exchange(code.clone(), Some("a-different-verifier-of-sufficient-length-000000"));
+    let form = exchange(
+        code.clone(),
+        Some("a-different-verifier-of-sufficient-length-000000"),
+    );
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, body) = app.token_request(&form).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 
     let form = exchange(code, Some(verifier));
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -274,9 +351,18 @@ async fn pkce_verifier_must_match_the_s256_challenge() {
 async fn only_the_s256_challenge_method_is_accepted() {
     let app = spawn_sim().await;
     let mut params = app.authorize_params(ALL_SCOPES, &[]);
-    params.extend([("code_challenge", "abc"), ("code_challenge_method", "plain")]);
+    params.extend([
+        ("code_challenge", "abc"),
+        ("code_challenge_method", "plain"),
+    ]);
 
-    let response = app.http.get(app.url("/oauth/authorize")).query(&params).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/oauth/authorize"))
+        .query(&params)
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("S256"));
@@ -313,7 +399,10 @@ async fn access_tokens_expire_after_two_hours() {
 
     let (status, _, body) = app.get("/users/me", &tokens.access).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body, json!({"title": "Unauthenticated", "message": "The access token expired"}));
+    assert_eq!(
+        body,
+        json!({"title": "Unauthenticated", "message": "The access token expired"})
+    );
     let (status, _) = app.refresh(&tokens.refresh).await;
     assert_eq!(status, StatusCode::OK, "refresh tokens do not expire");
 }
@@ -334,7 +423,11 @@ async fn at_most_eight_tokens_are_issued_per_user_per_minute() {
 
     app.sim.advance_clock(chrono::Duration::seconds(61));
     let (status, _) = app.refresh(&refresh).await;
-    assert_eq!(status, StatusCode::OK, "the refused refresh token is still usable");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the refused refresh token is still usable"
+    );
 }
 
 #[tokio::test]
@@ -347,7 +440,11 @@ async fn revoked_tokens_are_rejected_with_the_revoked_message() {
     let refused = app
         .http
         .post(app.url("/oauth/revoke"))
-        .form(&[("client_id", config.client_id.as_str()), ("client_secret", "wrong"), ("token", &tokens.access)])
+        .form(&[
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", "wrong"),
+            ("token", &tokens.access),
+        ])
         .send()
         .await
         .unwrap();
@@ -356,7 +453,11 @@ async fn revoked_tokens_are_rejected_with_the_revoked_message() {
     let response = app
         .http
         .post(app.url("/oauth/revoke"))
-        .form(&[("client_id", config.client_id.as_str()), ("client_secret", &config.client_secret), ("token", &tokens.access)])
+        .form(&[
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", &config.client_secret),
+            ("token", &tokens.access),
+        ])
         .send()
         .await
         .unwrap();
@@ -389,7 +490,10 @@ async fn introspection_tells_active_tokens_from_dead_ones() {
     assert_eq!(body["scope"], ALL_SCOPES);
     assert_eq!(body["owner"], json!(dana.uri));
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["exp"].as_i64().unwrap() - body["iat"].as_i64().unwrap(), 7200);
+    assert_eq!(
+        body["exp"].as_i64().unwrap() - body["iat"].as_i64().unwrap(),
+        7200
+    );
 
     let (_, _, body) = introspect("nonsense".into()).await;
     assert_eq!(body, json!({"active": false}));

@@ -16,7 +16,9 @@ async fn creating_returns_201_with_the_twelve_documented_keys_and_no_signing_key
         "user": dana.uri, "scope": "user", "signing_key": "my-own-key",
     });
 
-    let (status, _, body) = app.post_json("/webhook_subscriptions", &tokens.access, &body).await;
+    let (status, _, body) = app
+        .post_json("/webhook_subscriptions", &tokens.access, &body)
+        .await;
 
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let sub = body["resource"].as_object().unwrap();
@@ -25,11 +27,24 @@ async fn creating_returns_201_with_the_twelve_documented_keys_and_no_signing_key
     assert_eq!(
         keys,
         [
-            "callback_url", "created_at", "creator", "events", "group", "organization", "retry_started_at", "scope",
-            "state", "updated_at", "uri", "user"
+            "callback_url",
+            "created_at",
+            "creator",
+            "events",
+            "group",
+            "organization",
+            "retry_started_at",
+            "scope",
+            "state",
+            "updated_at",
+            "uri",
+            "user"
         ]
     );
-    assert!(sub["uri"].as_str().unwrap().starts_with(&format!("{}/webhook_subscriptions/", app.sim.base_url())));
+    assert!(sub["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/webhook_subscriptions/", app.sim.base_url())));
     assert_eq!(sub["callback_url"], "https://hooks.example.com/calendly");
     assert_eq!(sub["state"], "active");
     assert_eq!(sub["scope"], "user");
@@ -50,12 +65,19 @@ async fn missing_fields_are_listed_in_the_details() {
     let dana = app.host("Dana Host");
     let token = app.sim.issue_personal_access_token(&dana.uri);
 
-    let (status, _, body) = app.post_json("/webhook_subscriptions", &token, &json!({})).await;
+    let (status, _, body) = app
+        .post_json("/webhook_subscriptions", &token, &json!({}))
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["title"], "Invalid Argument");
     assert_eq!(body["message"], "The supplied parameters are invalid.");
-    let params: Vec<&str> = body["details"].as_array().unwrap().iter().map(|d| d["parameter"].as_str().unwrap()).collect();
+    let params: Vec<&str> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["parameter"].as_str().unwrap())
+        .collect();
     assert_eq!(params, ["url", "events", "organization", "scope"]);
 }
 
@@ -109,29 +131,64 @@ async fn free_plan_cannot_create_webhook_subscriptions() {
     app.sim.set_plan(&dana.uri, Plan::Free);
     let tokens = app.connect(&dana, ALL_SCOPES).await;
 
-    let (status, body) = app.subscribe_user(&tokens.access, &dana, "https://h.example/x", &INVITEE_EVENTS).await;
+    let (status, body) = app
+        .subscribe_user(
+            &tokens.access,
+            &dana,
+            "https://h.example/x",
+            &INVITEE_EVENTS,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body, json!({"title": "Permission Denied", "message": "Please upgrade your Calendly account to Standard"}));
+    assert_eq!(
+        body,
+        json!({"title": "Permission Denied", "message": "Please upgrade your Calendly account to Standard"})
+    );
 }
 
 #[tokio::test]
 async fn only_admins_and_owners_may_use_organization_scope() {
     let app = spawn_sim().await;
     let owner = app.host("Olive Owner");
-    let admin = app.member("Adam Admin", &owner.organization, Role::Admin, Plan::Standard);
+    let admin = app.member(
+        "Adam Admin",
+        &owner.organization,
+        Role::Admin,
+        Plan::Standard,
+    );
     let member = app.member("Mo Member", &owner.organization, Role::User, Plan::Standard);
     let member_token = app.sim.issue_personal_access_token(&member.uri);
     let admin_token = app.sim.issue_personal_access_token(&admin.uri);
 
-    let (status, body) = app.subscribe_org(&member_token, &member, "https://h.example/org", &INVITEE_EVENTS).await;
+    let (status, body) = app
+        .subscribe_org(
+            &member_token,
+            &member,
+            "https://h.example/org",
+            &INVITEE_EVENTS,
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["title"], "Permission Denied");
 
-    let org_list = format!("/webhook_subscriptions?organization={}&scope=organization", member.organization);
-    assert_eq!(app.get(&org_list, &member_token).await.0, StatusCode::FORBIDDEN);
+    let org_list = format!(
+        "/webhook_subscriptions?organization={}&scope=organization",
+        member.organization
+    );
+    assert_eq!(
+        app.get(&org_list, &member_token).await.0,
+        StatusCode::FORBIDDEN
+    );
 
-    let (status, _) = app.subscribe_org(&admin_token, &admin, "https://h.example/org", &INVITEE_EVENTS).await;
+    let (status, _) = app
+        .subscribe_org(
+            &admin_token,
+            &admin,
+            "https://h.example/org",
+            &INVITEE_EVENTS,
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _, body) = app.get(&org_list, &admin_token).await;
     assert_eq!(status, StatusCode::OK);
@@ -146,7 +203,9 @@ async fn users_can_only_scope_subscriptions_to_themselves_in_their_own_organizat
     let stranger = app.host("Stra Nger");
     let token = app.sim.issue_personal_access_token(&dana.uri);
 
-    let (status, _) = app.subscribe_user(&token, &colleague, "https://h.example/x", &INVITEE_EVENTS).await;
+    let (status, _) = app
+        .subscribe_user(&token, &colleague, "https://h.example/x", &INVITEE_EVENTS)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let body = json!({"url": "https://h.example/x", "events": INVITEE_EVENTS, "organization": stranger.organization,
@@ -160,35 +219,79 @@ async fn users_can_only_scope_subscriptions_to_themselves_in_their_own_organizat
 async fn the_same_url_twice_in_one_organization_is_a_conflict() {
     let app = spawn_sim().await;
     let dana = app.host("Dana Host");
-    let admin = app.member("Adam Admin", &dana.organization, Role::Admin, Plan::Standard);
+    let admin = app.member(
+        "Adam Admin",
+        &dana.organization,
+        Role::Admin,
+        Plan::Standard,
+    );
     let other = app.host("Other Org");
     let url = "https://hooks.example.com/shared";
     let dana_token = app.sim.issue_personal_access_token(&dana.uri);
 
-    assert_eq!(app.subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS).await.0, StatusCode::CREATED);
+    assert_eq!(
+        app.subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
 
-    let (status, body) = app.subscribe_user(&dana_token, &dana, url, &["invitee.canceled"]).await;
+    let (status, body) = app
+        .subscribe_user(&dana_token, &dana, url, &["invitee.canceled"])
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body, json!({"title": "Already Exists", "message": "Hook with this url already exists"}));
+    assert_eq!(
+        body,
+        json!({"title": "Already Exists", "message": "Hook with this url already exists"})
+    );
     let admin_token = app.sim.issue_personal_access_token(&admin.uri);
-    assert_eq!(app.subscribe_org(&admin_token, &admin, url, &INVITEE_EVENTS).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        app.subscribe_org(&admin_token, &admin, url, &INVITEE_EVENTS)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
 
     let other_token = app.sim.issue_personal_access_token(&other.uri);
-    assert_eq!(app.subscribe_user(&other_token, &other, url, &INVITEE_EVENTS).await.0, StatusCode::CREATED);
+    assert_eq!(
+        app.subscribe_user(&other_token, &other, url, &INVITEE_EVENTS)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
 async fn per_user_uniqueness_lets_colleagues_share_a_url() {
-    let app = spawn_sim_with(SimConfig { uniqueness: UniquenessKey::OrganizationUserScope, ..fast_config() }).await;
+    let app = spawn_sim_with(SimConfig {
+        uniqueness: UniquenessKey::OrganizationUserScope,
+        ..fast_config()
+    })
+    .await;
     let dana = app.host("Dana Host");
     let colleague = app.member("Col League", &dana.organization, Role::User, Plan::Standard);
     let url = "https://hooks.example.com/shared";
     let dana_token = app.sim.issue_personal_access_token(&dana.uri);
     let colleague_token = app.sim.issue_personal_access_token(&colleague.uri);
 
-    assert_eq!(app.subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS).await.0, StatusCode::CREATED);
-    assert_eq!(app.subscribe_user(&colleague_token, &colleague, url, &INVITEE_EVENTS).await.0, StatusCode::CREATED);
-    assert_eq!(app.subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        app.subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.subscribe_user(&colleague_token, &colleague, url, &INVITEE_EVENTS)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
 }
 
 #[tokio::test]
@@ -197,7 +300,14 @@ async fn invitee_events_without_scheduled_events_read_are_invalid_parameters() {
     let dana = app.host("Dana Host");
     let tokens = app.connect(&dana, "users:read webhooks:write").await;
 
-    let (status, body) = app.subscribe_user(&tokens.access, &dana, "https://h.example/x", &INVITEE_EVENTS).await;
+    let (status, body) = app
+        .subscribe_user(
+            &tokens.access,
+            &dana,
+            "https://h.example/x",
+            &INVITEE_EVENTS,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "The supplied parameters are invalid.");
@@ -207,15 +317,31 @@ async fn invitee_events_without_scheduled_events_read_are_invalid_parameters() {
 async fn creating_without_webhooks_write_is_an_insufficient_scope() {
     let app = spawn_sim().await;
     let dana = app.host("Dana Host");
-    let tokens = app.connect(&dana, "users:read webhooks:read scheduled_events:read").await;
+    let tokens = app
+        .connect(&dana, "users:read webhooks:read scheduled_events:read")
+        .await;
 
-    let (status, body) = app.subscribe_user(&tokens.access, &dana, "https://h.example/x", &INVITEE_EVENTS).await;
+    let (status, body) = app
+        .subscribe_user(
+            &tokens.access,
+            &dana,
+            "https://h.example/x",
+            &INVITEE_EVENTS,
+        )
+        .await;
 
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["title"], "Insufficient scope");
     assert_eq!(body["required_scopes"], json!(["webhooks:write"]));
-    let list = format!("/webhook_subscriptions?organization={}&scope=user&user={}", dana.organization, dana.uri);
-    assert_eq!(app.get(&list, &tokens.access).await.0, StatusCode::OK, "webhooks:read lists");
+    let list = format!(
+        "/webhook_subscriptions?organization={}&scope=user&user={}",
+        dana.organization, dana.uri
+    );
+    assert_eq!(
+        app.get(&list, &tokens.access).await.0,
+        StatusCode::OK,
+        "webhooks:read lists"
+    );
 }
 
 #[tokio::test]
@@ -226,13 +352,27 @@ async fn listing_requires_organization_scope_and_user() {
 
     let (status, _, body) = app.get("/webhook_subscriptions?scope=user", &token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["details"], json!([{"parameter": "organization", "message": "is missing"}, {"parameter": "user", "message": "is missing"}]));
+    assert_eq!(
+        body["details"],
+        json!([{"parameter": "organization", "message": "is missing"}, {"parameter": "user", "message": "is missing"}])
+    );
 
-    let (status, _, body) = app.get(&format!("/webhook_subscriptions?organization={}", dana.organization), &token).await;
+    let (status, _, body) = app
+        .get(
+            &format!("/webhook_subscriptions?organization={}", dana.organization),
+            &token,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["details"], json!([{"parameter": "scope", "message": "is missing"}]));
+    assert_eq!(
+        body["details"],
+        json!([{"parameter": "scope", "message": "is missing"}])
+    );
 
-    let bad_count = format!("/webhook_subscriptions?organization={}&scope=user&user={}&count=101", dana.organization, dana.uri);
+    let bad_count = format!(
+        "/webhook_subscriptions?organization={}&scope=user&user={}&count=101",
+        dana.organization, dana.uri
+    );
     assert_eq!(app.get(&bad_count, &token).await.0, StatusCode::BAD_REQUEST);
 }
 
@@ -243,9 +383,17 @@ async fn listing_paginates_with_full_next_page_urls() {
     let token = app.sim.issue_personal_access_token(&dana.uri);
     for n in 0..5 {
         let url = format!("https://h.example/{n}");
-        assert_eq!(app.subscribe_user(&token, &dana, &url, &INVITEE_EVENTS).await.0, StatusCode::CREATED);
+        assert_eq!(
+            app.subscribe_user(&token, &dana, &url, &INVITEE_EVENTS)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
     }
-    let first = format!("/webhook_subscriptions?organization={}&scope=user&user={}&count=2", dana.organization, dana.uri);
+    let first = format!(
+        "/webhook_subscriptions?organization={}&scope=user&user={}&count=2",
+        dana.organization, dana.uri
+    );
 
     let mut urls = Vec::new();
     let mut next = Some(app.url(&first));
@@ -256,19 +404,44 @@ async fn listing_paginates_with_full_next_page_urls() {
         let pagination = body["pagination"].as_object().unwrap();
         let mut keys: Vec<&str> = pagination.keys().map(String::as_str).collect();
         keys.sort();
-        assert_eq!(keys, ["count", "next_page", "next_page_token", "previous_page", "previous_page_token"]);
+        assert_eq!(
+            keys,
+            [
+                "count",
+                "next_page",
+                "next_page_token",
+                "previous_page",
+                "previous_page_token"
+            ]
+        );
         assert_eq!(pagination["previous_page"].is_null(), pages == 0);
-        urls.extend(body["collection"].as_array().unwrap().iter().map(|s| str_of(s, "callback_url")));
+        urls.extend(
+            body["collection"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| str_of(s, "callback_url")),
+        );
         next = pagination["next_page"].as_str().map(String::from);
         if let Some(next) = &next {
-            assert!(next.starts_with(&format!("{}/webhook_subscriptions?", app.sim.base_url())), "{next}");
+            assert!(
+                next.starts_with(&format!("{}/webhook_subscriptions?", app.sim.base_url())),
+                "{next}"
+            );
         }
         pages += 1;
     }
     assert_eq!(pages, 3);
-    assert_eq!(urls, (0..5).map(|n| format!("https://h.example/{n}")).collect::<Vec<_>>());
+    assert_eq!(
+        urls,
+        (0..5)
+            .map(|n| format!("https://h.example/{n}"))
+            .collect::<Vec<_>>()
+    );
 
-    let (_, _, body) = app.get(&format!("{first}&sort=created_at:desc"), &token).await;
+    let (_, _, body) = app
+        .get(&format!("{first}&sort=created_at:desc"), &token)
+        .await;
     assert_eq!(body["collection"][0]["callback_url"], "https://h.example/4");
     assert_eq!(body["pagination"]["count"], 2);
 }
@@ -279,7 +452,9 @@ async fn subscriptions_can_be_read_and_deleted() {
     let dana = app.host("Dana Host");
     let colleague = app.member("Col League", &dana.organization, Role::User, Plan::Standard);
     let token = app.sim.issue_personal_access_token(&dana.uri);
-    let (_, created) = app.subscribe_user(&token, &dana, "https://h.example/x", &INVITEE_EVENTS).await;
+    let (_, created) = app
+        .subscribe_user(&token, &dana, "https://h.example/x", &INVITEE_EVENTS)
+        .await;
     let uri = str_of(&created["resource"], "uri");
     let path = uri.trim_start_matches(&app.sim.base_url()).to_string();
 
@@ -288,8 +463,14 @@ async fn subscriptions_can_be_read_and_deleted() {
     assert_eq!(body["resource"], created["resource"]);
 
     let colleague_token = app.sim.issue_personal_access_token(&colleague.uri);
-    assert_eq!(app.get(&path, &colleague_token).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.delete(&path, &colleague_token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&path, &colleague_token).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.delete(&path, &colleague_token).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     let (status, body) = app.delete(&path, &token).await;
     assert_eq!((status, body.as_str()), (StatusCode::NO_CONTENT, ""));

@@ -28,7 +28,11 @@ pub async fn connect(State(state): State<AppState>, who: SignedIn, headers: Head
 
 /// `GET /api/calendly/oauth/callback`: Calendly's redirect back with `code` + `state` (or `error`).
 #[tracing::instrument(skip_all, fields(user_id = who.adviser.id.0))]
-pub async fn callback(State(state): State<AppState>, who: SignedIn, Query(params): Query<CallbackParams>) -> Response {
+pub async fn callback(
+    State(state): State<AppState>,
+    who: SignedIn,
+    Query(params): Query<CallbackParams>,
+) -> Response {
     match connections::finish_connect(&state, who.adviser.id, &who.session_token, params).await {
         Ok(()) => Redirect::to(&format!("{PAGE}?connected=1")).into_response(),
         Err(err) => {
@@ -40,7 +44,11 @@ pub async fn callback(State(state): State<AppState>, who: SignedIn, Query(params
 
 /// `POST /api/calendly/disconnect`: disconnects this adviser's Calendly (and nobody else's).
 #[tracing::instrument(skip_all, fields(user_id = who.adviser.id.0))]
-pub async fn disconnect(State(state): State<AppState>, who: SignedIn, headers: HeaderMap) -> Response {
+pub async fn disconnect(
+    State(state): State<AppState>,
+    who: SignedIn,
+    headers: HeaderMap,
+) -> Response {
     if !same_origin(headers.get(http::header::ORIGIN), &state) {
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }

@@ -29,12 +29,30 @@ struct Cursor {
     started: bool,
 }
 
-pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: HeaderMap) -> impl IntoResponse {
-    let seen: Option<i64> = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    state.metrics.inc("live_streams_opened_total", "Live meeting streams opened.", &[]);
-    let cursor = Cursor { signals: state.live.subscribe(), state, user: who.adviser.id, seen, started: false };
-    let events = futures::stream::unfold(cursor, next_batch)
-        .flat_map(|batch: Vec<Event>| futures::stream::iter(batch.into_iter().map(Ok::<_, Infallible>)));
+pub async fn stream(
+    State(state): State<AppState>,
+    who: SignedIn,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let seen: Option<i64> = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    state.metrics.inc(
+        "live_streams_opened_total",
+        "Live meeting streams opened.",
+        &[],
+    );
+    let cursor = Cursor {
+        signals: state.live.subscribe(),
+        state,
+        user: who.adviser.id,
+        seen,
+        started: false,
+    };
+    let events = futures::stream::unfold(cursor, next_batch).flat_map(|batch: Vec<Event>| {
+        futures::stream::iter(batch.into_iter().map(Ok::<_, Infallible>))
+    });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
@@ -46,9 +64,16 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
         let mut events = Vec::new();
         match c.seen {
             None => {
-                let latest = backend::meetings::latest_change(&c.state.db, c.user).await.unwrap_or(0);
+                let latest = backend::meetings::latest_change(&c.state.db, c.user)
+                    .await
+                    .unwrap_or(0);
                 c.seen = Some(latest);
-                events.push(Event::default().event("ready").id(latest.to_string()).data(latest.to_string()));
+                events.push(
+                    Event::default()
+                        .event("ready")
+                        .id(latest.to_string())
+                        .data(latest.to_string()),
+                );
             }
             Some(seq) => {
                 events.push(Event::default().event("ready").data(seq.to_string()));
@@ -74,13 +99,21 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
 
 async fn catch_up(c: &mut Cursor) -> Vec<Event> {
     let since = c.seen.unwrap_or(0);
-    let changes = backend::meetings::changes_since(&c.state.db, c.user, since).await.unwrap_or_default();
+    let changes = backend::meetings::changes_since(&c.state.db, c.user, since)
+        .await
+        .unwrap_or_default();
     match changes.last() {
         Some((seq, _)) => {
             c.seen = Some(*seq);
-            let mut ids: Vec<String> = changes.iter().map(|(_, meeting)| meeting.to_string()).collect();
+            let mut ids: Vec<String> = changes
+                .iter()
+                .map(|(_, meeting)| meeting.to_string())
+                .collect();
             ids.dedup();
-            vec![Event::default().event("change").id(seq.to_string()).data(ids.join(","))]
+            vec![Event::default()
+                .event("change")
+                .id(seq.to_string())
+                .data(ids.join(","))]
         }
         None => Vec::new(),
     }

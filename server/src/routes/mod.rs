@@ -17,15 +17,20 @@ pub fn router() -> Router<ServerState> {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/api/calendly/connect", post(calendly_oauth::connect))
-        .route("/api/calendly/oauth/callback", get(calendly_oauth::callback))
+        .route(
+            "/api/calendly/oauth/callback",
+            get(calendly_oauth::callback),
+        )
         .route("/api/calendly/disconnect", post(calendly_oauth::disconnect))
         .route("/api/meetings/stream", get(live::stream))
         .route(
             "/api/calendly/webhook/{route_token}",
-            post(webhook::receive_routed).layer(DefaultBodyLimit::max(backend::webhooks::MAX_BODY_BYTES)),
+            post(webhook::receive_routed)
+                .layer(DefaultBodyLimit::max(backend::webhooks::MAX_BODY_BYTES)),
         )
         .route(
             "/api/calendly/webhook",
-            post(webhook::receive_legacy).layer(DefaultBodyLimit::max(backend::webhooks::MAX_BODY_BYTES)),
+            post(webhook::receive_legacy)
+                .layer(DefaultBodyLimit::max(backend::webhooks::MAX_BODY_BYTES)),
         )
 }

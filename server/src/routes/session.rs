@@ -32,9 +32,16 @@ impl IntoResponse for NotSignedIn {
 impl FromRequestParts<ServerState> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Self, Self::Rejection> {
         let app: &AppState = &state.app;
-        let wants_html = parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+        let wants_html = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
         let token = parts
             .headers
             .get_all(http::header::COOKIE)
@@ -42,13 +49,22 @@ impl FromRequestParts<ServerState> for SignedIn {
             .filter_map(|v| v.to_str().ok())
             .find_map(backend::sessions::token_from_cookie_header)
             .map(str::to_owned);
-        let Some(token) = token else { return Err(NotSignedIn { wants_html }.into_response()) };
+        let Some(token) = token else {
+            return Err(NotSignedIn { wants_html }.into_response());
+        };
         match backend::sessions::adviser_for(&app.db, &app.clock, &token).await {
-            Ok(Some(adviser)) => Ok(SignedIn { adviser, session_token: token }),
+            Ok(Some(adviser)) => Ok(SignedIn {
+                adviser,
+                session_token: token,
+            }),
             Ok(None) => Err(NotSignedIn { wants_html }.into_response()),
             Err(err) => {
                 tracing::error!(error = %err, "session lookup failed");
-                Err((StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable. Please retry.").into_response())
+                Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable. Please retry.",
+                )
+                    .into_response())
             }
         }
     }
@@ -56,7 +72,9 @@ impl FromRequestParts<ServerState> for SignedIn {
 
 /// Rejects cross-site form posts: when a browser sends `Origin`, it must be our own.
 pub fn same_origin(parts_origin: Option<&http::HeaderValue>, app: &AppState) -> bool {
-    let Some(origin) = parts_origin.and_then(|v| v.to_str().ok()) else { return true };
+    let Some(origin) = parts_origin.and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
     let ours = app.settings.public_url.origin().ascii_serialization();
     let listen = format!("http://{}", app.settings.site_addr);
     origin == ours || origin == listen

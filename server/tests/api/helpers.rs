@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use backend::{AppState, Clock, Settings};
-use calendly_sim::{SimConfig, Simulator};
+use calendly_sim::{BookedInvitee, Booking, NewUser, SimConfig, SimUser, Simulator};
 use server::Application;
 use sqlx::Connection;
 
@@ -26,15 +26,43 @@ pub struct TestApp {
 
 /// PostgreSQL for tests: `TEST_POSTGRES_URL`, default the local trust-auth server.
 fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Every log line of every test app, at debug level, so tests can check what is (not) logged.
+/// `TEST_LOG=1` also prints them.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        if std::env::var("TEST_LOG").is_ok() {
+            std::io::stderr().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn init_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        if std::env::var("TEST_LOG").is_ok() {
-            server::telemetry::init(backend::config::LogFormat::Pretty);
-        }
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,hyper=info,h2=info,sqlx=info,tower=info",
+            ))
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .try_init();
     });
 }
 
@@ -44,8 +72,13 @@ async fn fresh_database(db: TestDb, dir: &std::path::Path) -> String {
         TestDb::Postgres => {
             let admin = postgres_admin_url();
             let name = format!("advicly_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL is not reachable (TEST_POSTGRES_URL)");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create test database");
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL is not reachable (TEST_POSTGRES_URL)");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
             let (base, _) = admin.rsplit_once('/').expect("database URL has a path");
             format!("{base}/{name}")
         }
@@ -53,13 +86,27 @@ async fn fresh_database(db: TestDb, dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_app(db: TestDb) -> TestApp {
-    spawn_app_with(db, SimConfig { retry_base: std::time::Duration::from_millis(100), ..SimConfig::default() }, |_| {}).await
+    spawn_app_with(
+        db,
+        SimConfig {
+            retry_base: std::time::Duration::from_millis(100),
+            ..SimConfig::default()
+        },
+        |_| {},
+    )
+    .await
 }
 
 /// Starts a simulator and the real server wired to it. `tweak` may change environment variables.
-pub async fn spawn_app_with(db: TestDb, sim_config: SimConfig, tweak: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+pub async fn spawn_app_with(
+    db: TestDb,
+    sim_config: SimConfig,
+    tweak: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
     init_logs();
-    let sim = Simulator::start(sim_config).await.expect("start the Calendly simulator");
+    let sim = Simulator::start(sim_config)
+        .await
+        .expect("start the Calendly simulator");
     let dir = std::env::temp_dir().join(format!("advicly-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut vars: HashMap<String, String> = HashMap::from([
@@ -67,17 +114,28 @@ pub async fn spawn_app_with(db: TestDb, sim_config: SimConfig, tweak: impl FnOnc
         ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
         ("APP_PUBLIC_URL".into(), "http://127.0.0.1:0".into()),
         ("APP_DATA_DIR".into(), dir.display().to_string()),
-        ("APP_ENCRYPTION_KEY".into(), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
+        (
+            "APP_ENCRYPTION_KEY".into(),
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+        ),
         ("CALENDLY_CLIENT_ID".into(), sim.config().client_id.clone()),
-        ("CALENDLY_CLIENT_SECRET".into(), sim.config().client_secret.clone()),
-        ("CALENDLY_WEBHOOK_SIGNING_KEY".into(), sim.config().webhook_signing_key.clone()),
+        (
+            "CALENDLY_CLIENT_SECRET".into(),
+            sim.config().client_secret.clone(),
+        ),
+        (
+            "CALENDLY_WEBHOOK_SIGNING_KEY".into(),
+            sim.config().webhook_signing_key.clone(),
+        ),
         ("CALENDLY_AUTH_URL".into(), sim.base_url()),
         ("CALENDLY_API_URL".into(), sim.base_url()),
     ]);
     tweak(&mut vars);
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
     let clock = Clock::default();
-    let app = Application::build_with_clock(settings, clock.clone()).await.expect("build the app");
+    let app = Application::build_with_clock(settings, clock.clone())
+        .await
+        .expect("build the app");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
@@ -87,12 +145,23 @@ pub async fn spawn_app_with(db: TestDb, sim_config: SimConfig, tweak: impl FnOnc
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    TestApp { address, state, clock, sim, client, jar }
+    TestApp {
+        address,
+        state,
+        clock,
+        sim,
+        client,
+        jar,
+    }
 }
 
 /// A client that behaves like a browser tab: cookie jar, no automatic redirects.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 impl TestApp {
@@ -109,16 +178,28 @@ impl TestApp {
         self.server_fn_as(&self.client, name, form).await
     }
 
-    pub async fn server_fn_as(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        client.post(self.url(&format!("/api/{name}"))).form(form).send().await.expect("server function call")
+    pub async fn server_fn_as(
+        &self,
+        client: &reqwest::Client,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .form(form)
+            .send()
+            .await
+            .expect("server function call")
     }
 
     pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
-        self.server_fn("sign_up", &[("email", email), ("password", password)]).await
+        self.server_fn("sign_up", &[("email", email), ("password", password)])
+            .await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
-        self.server_fn("sign_in", &[("email", email), ("password", password)]).await
+        self.server_fn("sign_in", &[("email", email), ("password", password)])
+            .await
     }
 
     pub async fn sign_out(&self) -> reqwest::Response {
@@ -129,12 +210,218 @@ impl TestApp {
     pub async fn signed_in_adviser(&self) -> String {
         let email = format!("adviser-{}@example.com", uuid::Uuid::new_v4().simple());
         let response = self.sign_up(&email, PASSWORD).await;
-        assert!(succeeded(&response), "sign-up failed: {}", response.status());
+        assert!(
+            succeeded(&response),
+            "sign-up failed: {}",
+            response.status()
+        );
         email
     }
 }
 
 pub const PASSWORD: &str = "correct horse battery";
+
+/// One signed-in adviser: their own browser (cookie jar).
+pub struct Adviser {
+    pub email: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Signs up a new adviser in a browser of their own.
+    pub async fn new_adviser(&self) -> Adviser {
+        let client = browser();
+        let email = format!("adviser-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self
+            .server_fn_as(
+                &client,
+                "sign_up",
+                &[("email", &email), ("password", PASSWORD)],
+            )
+            .await;
+        assert!(
+            succeeded(&response),
+            "sign-up failed: {}",
+            response.status()
+        );
+        Adviser { email, client }
+    }
+
+    /// A Calendly user at the simulator (in `organization`, or in an organization of their own).
+    pub fn calendly_user(&self, name: &str, organization: Option<&str>) -> SimUser {
+        self.sim.create_user(NewUser {
+            name: name.into(),
+            email: format!(
+                "{}-{}@calendly.example",
+                name.to_lowercase().replace(' ', "."),
+                uuid::Uuid::new_v4().simple()
+            ),
+            organization: organization.map(str::to_owned),
+            timezone: "Europe/London".into(),
+            ..Default::default()
+        })
+    }
+
+    /// Clicks Connect Calendly: returns Calendly's consent URL.
+    pub async fn start_connect(&self, adviser: &Adviser) -> url::Url {
+        let response = adviser
+            .client
+            .post(self.url("/api/calendly/connect"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "connect: {}",
+            response.status()
+        );
+        url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
+    }
+
+    /// Answers Calendly's consent page as `calendly_email`: returns where Calendly redirects.
+    pub async fn consent(
+        &self,
+        authorize: &url::Url,
+        calendly_email: &str,
+        decision: &str,
+    ) -> String {
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        form.push(("decision".into(), decision.into()));
+        form.push(("email".into(), calendly_email.into()));
+        form.push(("name".into(), "Someone".into()));
+        let response = browser()
+            .post(format!("{}/oauth/authorize", self.sim.base_url()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "consent: {} {}",
+            response.status(),
+            response.text().await.unwrap()
+        );
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Follows Calendly's redirect back to the app: returns where the app sends the browser.
+    pub async fn finish_connect(&self, adviser: &Adviser, callback: &str) -> String {
+        let response = adviser.client.get(callback).send().await.unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "callback: {}",
+            response.status()
+        );
+        response.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The whole Connect Calendly flow, consenting as `calendly`.
+    pub async fn connect(&self, adviser: &Adviser, calendly: &SimUser) {
+        let authorize = self.start_connect(adviser).await;
+        let callback = self.consent(&authorize, &calendly.email, "allow").await;
+        let landing = self.finish_connect(adviser, &callback).await;
+        assert_eq!(landing, "/settings/calendar?connected=1");
+    }
+
+    pub async fn disconnect(&self, adviser: &Adviser) {
+        let response = adviser
+            .client
+            .post(self.url("/api/calendly/disconnect"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "disconnect: {}",
+            response.status()
+        );
+        assert_eq!(
+            response.headers()["location"],
+            "/settings/calendar?disconnected=1"
+        );
+    }
+
+    /// Calls a server function as `adviser` and parses its JSON answer.
+    pub async fn json_as(
+        &self,
+        adviser: &Adviser,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let response = self.server_fn_as(&adviser.client, name, form).await;
+        assert!(
+            response.status().is_success(),
+            "{name}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn connection_status(&self, adviser: &Adviser) -> serde_json::Value {
+        self.json_as(adviser, "connection_status", &[]).await
+    }
+
+    pub async fn meetings(&self, adviser: &Adviser) -> serde_json::Value {
+        self.json_as(adviser, "list_meetings", &[("past_page", "0")])
+            .await
+    }
+
+    /// Active subscriptions at Calendly for a Calendly user.
+    pub fn active_subscriptions_of(&self, user: &SimUser) -> Vec<calendly_sim::SubscriptionView> {
+        self.sim
+            .subscriptions()
+            .into_iter()
+            .filter(|s| {
+                s.user.as_deref() == Some(user.uri.as_str())
+                    && s.state == calendly_sim::SubscriptionState::Active
+            })
+            .collect()
+    }
+
+    /// Waits until the simulator has no delivery in flight.
+    pub async fn deliveries_settle(&self) {
+        assert!(
+            self.sim.wait_idle(std::time::Duration::from_secs(20)).await,
+            "deliveries did not settle"
+        );
+    }
+
+    /// Books a meeting with `host` as an invitee would.
+    pub fn book(&self, host: &SimUser, invitee_name: &str) -> BookedInvitee {
+        self.sim
+            .book(Booking {
+                host: host.uri.clone(),
+                invitee_name: invitee_name.into(),
+                invitee_email: format!(
+                    "{}@example.com",
+                    invitee_name.to_lowercase().replace(' ', ".")
+                ),
+                ..Default::default()
+            })
+            .expect("booking at the simulator")
+    }
+}
+
+/// Titles and invitee names of the upcoming meetings in a `list_meetings` answer.
+pub fn upcoming(meetings: &serde_json::Value) -> Vec<(String, Vec<String>, bool)> {
+    meetings["upcoming"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["title"].as_str().unwrap().to_owned(),
+                m["invitees"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["name"].as_str().unwrap().to_owned())
+                    .collect(),
+                m["canceled"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
 
 /// Server functions answer success with 2xx, or 3xx when they redirect.
 pub fn succeeded(response: &reqwest::Response) -> bool {
@@ -142,7 +429,12 @@ pub fn succeeded(response: &reqwest::Response) -> bool {
 }
 
 pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
-    response.headers().get_all(reqwest::header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Runs the test body once on SQLite and once on PostgreSQL, each with a fresh database.

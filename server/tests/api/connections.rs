@@ -1,0 +1,289 @@
+use std::time::Duration;
+
+use calendly_sim::Plan;
+
+use crate::helpers::{browser, captured_logs, upcoming};
+use crate::on_both_databases;
+
+on_both_databases! {
+    async fn two_advisers_in_one_organization_each_get_their_own_user_scoped_subscription(app) {
+        let org = app.sim.create_organization("Acme Advice");
+        let (ann_cal, bob_cal) = (app.calendly_user("Ann Host", Some(&org)), app.calendly_user("Bob Host", Some(&org)));
+        let (ann, bob) = (app.new_adviser().await, app.new_adviser().await);
+        app.connect(&ann, &ann_cal).await;
+        app.connect(&bob, &bob_cal).await;
+
+        let (ann_subs, bob_subs) = (app.active_subscriptions_of(&ann_cal), app.active_subscriptions_of(&bob_cal));
+        assert_eq!(ann_subs.len(), 1);
+        assert_eq!(bob_subs.len(), 1);
+        assert_eq!(ann_subs[0].scope, calendly_sim::SubscriptionScope::User);
+        assert_ne!(ann_subs[0].callback_url, bob_subs[0].callback_url);
+        assert!(ann_subs[0].callback_url.starts_with(&format!("{}/api/calendly/webhook/", app.address)));
+
+        app.disconnect(&ann).await;
+        assert!(app.active_subscriptions_of(&ann_cal).is_empty(), "Ann's subscription is deleted at Calendly");
+        let still = app.active_subscriptions_of(&bob_cal);
+        assert_eq!(still.len(), 1);
+        assert_eq!(still[0].uri, bob_subs[0].uri, "Bob's subscription is untouched");
+
+        app.book(&bob_cal, "Carol Client");
+        app.deliveries_settle().await;
+        let bobs = upcoming(&app.meetings(&bob).await);
+        assert_eq!(bobs.len(), 1, "{bobs:?}");
+        assert_eq!(bobs[0].1, vec!["Carol Client".to_string()]);
+        assert!(upcoming(&app.meetings(&ann).await).is_empty(), "nothing leaks to Ann");
+    }
+}
+
+on_both_databases! {
+    async fn the_page_shows_the_connected_account_and_live_updates(app) {
+        let cal = app.calendly_user("Dana Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let status = app.connection_status(&adviser).await;
+        assert_eq!(status["status"], "connected");
+        assert_eq!(status["calendly_email"], cal.email.as_str());
+        assert_eq!(status["calendly_name"], "Dana Host");
+        assert_eq!(status["live"], "active");
+        let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&cal.email), "the page shows the Calendly email");
+        assert!(page.contains("Disconnect"));
+    }
+}
+
+on_both_databases! {
+    async fn connecting_twice_or_reconnecting_never_leaves_duplicate_subscriptions(app) {
+        let cal = app.calendly_user("Erin Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.connect(&adviser, &cal).await;
+        assert_eq!(app.active_subscriptions_of(&cal).len(), 1);
+        app.disconnect(&adviser).await;
+        assert_eq!(app.active_subscriptions_of(&cal).len(), 0);
+        app.connect(&adviser, &cal).await;
+        assert_eq!(app.active_subscriptions_of(&cal).len(), 1);
+        let (active,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calendly_webhook_subscriptions WHERE is_active = 1")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(active, 1);
+    }
+}
+
+on_both_databases! {
+    async fn a_subscription_calendly_already_has_is_adopted_not_duplicated(app) {
+        let cal = app.calendly_user("Fay Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let before = app.active_subscriptions_of(&cal);
+        // As if the create response had been lost: we no longer know the subscription's URI.
+        sqlx::query("UPDATE calendly_webhook_subscriptions SET subscription_uri = NULL").execute(app.state.db.pool()).await.unwrap();
+        let user = backend::accounts::AdviserId(1);
+        backend::connections::ensure_subscription(&app.state, user).await.unwrap();
+        let after = app.active_subscriptions_of(&cal);
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].uri, before[0].uri);
+    }
+}
+
+on_both_databases! {
+    async fn a_plan_without_webhooks_still_connects_and_says_why(app) {
+        let cal = app.calendly_user("Gus Host", None);
+        app.sim.set_plan(&cal.uri, Plan::Free);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let status = app.connection_status(&adviser).await;
+        assert_eq!(status["status"], "connected");
+        assert_eq!(status["live"], "unavailable");
+        assert!(status["live_reason"].as_str().unwrap().contains("plan"), "{status}");
+        assert!(app.active_subscriptions_of(&cal).is_empty());
+    }
+}
+
+on_both_databases! {
+    async fn consent_denied_stores_nothing_and_says_so(app) {
+        let cal = app.calendly_user("Hal Host", None);
+        let adviser = app.new_adviser().await;
+        let authorize = app.start_connect(&adviser).await;
+        let callback = app.consent(&authorize, &cal.email, "deny").await;
+        assert!(callback.contains("error=access_denied"));
+        assert_eq!(app.finish_connect(&adviser, &callback).await, "/settings/calendar?error=denied");
+        assert_eq!(app.connection_status(&adviser).await["status"], "none");
+    }
+}
+
+on_both_databases! {
+    async fn state_attacks_fail_closed(app) {
+        let cal = app.calendly_user("Ida Host", None);
+        let ann = app.new_adviser().await;
+        let mallory = app.new_adviser().await;
+
+        // Missing state.
+        let no_state = app.finish_connect(&ann, &app.url("/api/calendly/oauth/callback?code=abc")).await;
+        assert_eq!(no_state, "/settings/calendar?error=state");
+
+        // Another adviser's state: Mallory lures Ann into completing Mallory's authorization.
+        let authorize = app.start_connect(&mallory).await;
+        let callback = app.consent(&authorize, &cal.email, "allow").await;
+        assert_eq!(app.finish_connect(&ann, &callback).await, "/settings/calendar?error=state");
+        assert_eq!(app.connection_status(&ann).await["status"], "none");
+        // ...and the state is now spent for Mallory too.
+        assert_eq!(app.finish_connect(&mallory, &callback).await, "/settings/calendar?error=state");
+        assert_eq!(app.connection_status(&mallory).await["status"], "none");
+
+        // Replay of a completed callback.
+        let authorize = app.start_connect(&ann).await;
+        let callback = app.consent(&authorize, &cal.email, "allow").await;
+        assert_eq!(app.finish_connect(&ann, &callback).await, "/settings/calendar?connected=1");
+        assert_eq!(app.finish_connect(&ann, &callback).await, "/settings/calendar?error=state");
+
+        // The same adviser in another session (state is bound to the session).
+        let other_session = crate::helpers::Adviser { email: ann.email.clone(), client: browser() };
+        app.server_fn_as(&other_session.client, "sign_in", &[("email", &ann.email), ("password", crate::helpers::PASSWORD)]).await;
+        let authorize = app.start_connect(&ann).await;
+        let callback = app.consent(&authorize, &cal.email, "allow").await;
+        assert_eq!(app.finish_connect(&other_session, &callback).await, "/settings/calendar?error=state");
+
+        // An expired state.
+        let authorize = app.start_connect(&ann).await;
+        let callback = app.consent(&authorize, &cal.email, "allow").await;
+        app.clock.advance(Duration::from_secs(11 * 60));
+        assert_eq!(app.finish_connect(&ann, &callback).await, "/settings/calendar?error=state");
+    }
+}
+
+on_both_databases! {
+    async fn a_wrong_pkce_verifier_fails_closed(app) {
+        let cal = app.calendly_user("Jo Host", None);
+        let adviser = app.new_adviser().await;
+        let authorize = app.start_connect(&adviser).await;
+        let forged = app.state.settings.encryption_key.encrypt("a-verifier-that-does-not-match-the-challenge-0123456789", "pkce_verifier");
+        sqlx::query("UPDATE oauth_states SET pkce_verifier_enc = $1").bind(forged).execute(app.state.db.pool()).await.unwrap();
+        let callback = app.consent(&authorize, &cal.email, "allow").await;
+        assert_eq!(app.finish_connect(&adviser, &callback).await, "/settings/calendar?error=exchange");
+        assert_eq!(app.connection_status(&adviser).await["status"], "none");
+    }
+}
+
+on_both_databases! {
+    async fn tokens_are_encrypted_at_rest_and_never_logged(app) {
+        let cal = app.calendly_user("Kim Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let (access, refresh): (Vec<u8>, Vec<u8>) =
+            sqlx::query_as("SELECT access_token_enc, refresh_token_enc FROM calendar_connections").fetch_one(app.state.db.pool()).await.unwrap();
+        let key = &app.state.settings.encryption_key;
+        let access = key.decrypt(&access, "access_token").unwrap();
+        let refresh = key.decrypt(&refresh, "refresh_token").unwrap();
+        let everything = dump_database(&app).await;
+        for secret in [&access, &refresh, &app.sim.config().client_secret, &app.sim.config().webhook_signing_key] {
+            assert!(!everything.contains(secret.as_str()), "a secret is stored in plain text");
+        }
+        let logs = captured_logs();
+        for secret in [&access, &refresh, &app.sim.config().client_secret, &app.sim.config().webhook_signing_key] {
+            assert!(!logs.contains(secret.as_str()), "a secret appears in the logs");
+        }
+    }
+}
+
+/// Every row of every table as text (plus, for SQLite, the raw database files).
+async fn dump_database(app: &crate::helpers::TestApp) -> String {
+    let url = app.state.db.url().to_owned();
+    if url.starts_with("sqlite") {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut all = Vec::new();
+        for suffix in ["", "-wal"] {
+            if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                all.extend(bytes);
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    } else {
+        let mut text = String::new();
+        for table in [
+            "calendar_connections",
+            "calendly_webhook_subscriptions",
+            "oauth_states",
+            "webhook_deliveries",
+            "calendly_cleanup_jobs",
+        ] {
+            let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT t::text FROM {table} t"))
+                .fetch_all(app.state.db.pool())
+                .await
+                .unwrap();
+            for (row,) in rows {
+                text.push_str(&row);
+            }
+        }
+        text
+    }
+}
+
+on_both_databases! {
+    async fn concurrent_refreshes_never_lose_the_connection(app) {
+        let cal = app.calendly_user("Lee Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        // Both clocks move past the access token's two hours.
+        app.clock.advance(Duration::from_secs(3 * 3600));
+        app.sim.advance_clock(chrono::Duration::hours(3));
+        let user = backend::accounts::AdviserId(1);
+        let calls = (0..6).map(|_| backend::connections::access_token(&app.state, user));
+        let results = futures::future::join_all(calls).await;
+        for r in &results {
+            assert!(r.is_ok(), "{r:?}");
+        }
+        let tokens: std::collections::HashSet<String> = results.into_iter().map(|r| r.unwrap().expose_secret().to_owned()).collect();
+        assert_eq!(tokens.len(), 1, "one refresh served every caller");
+        assert_eq!(app.connection_status(&adviser).await["status"], "connected");
+        // The rotated refresh token was saved: a later refresh works too.
+        app.clock.advance(Duration::from_secs(3 * 3600));
+        app.sim.advance_clock(chrono::Duration::hours(3));
+        assert!(backend::connections::access_token(&app.state, user).await.is_ok());
+    }
+}
+
+on_both_databases! {
+    async fn a_revoked_grant_marks_the_connection_needs_reconnect(app) {
+        let cal = app.calendly_user("Max Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.sim.revoke_all_tokens(&cal.uri);
+        app.clock.advance(Duration::from_secs(3 * 3600));
+        app.sim.advance_clock(chrono::Duration::hours(3));
+        let user = backend::accounts::AdviserId(1);
+        let err = backend::connections::access_token(&app.state, user).await.unwrap_err();
+        assert!(matches!(err, backend::connections::TokenError::NeedsReconnect), "{err:?}");
+        assert_eq!(app.connection_status(&adviser).await["status"], "needs_reconnect");
+        let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Reconnect"));
+    }
+}
+
+on_both_databases! {
+    async fn disconnecting_while_calendly_is_down_is_immediate_and_retried_later(app) {
+        let cal = app.calendly_user("Ned Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.sim.shutdown();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.disconnect(&adviser).await;
+        assert_eq!(app.connection_status(&adviser).await["status"], "disconnected");
+        let (jobs, attempts): (i64, i64) = sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM calendly_cleanup_jobs")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(jobs, 1, "the remote clean-up waits for Calendly");
+        assert_eq!(attempts, 1);
+        let (tokens,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calendar_connections WHERE access_token_enc IS NOT NULL OR refresh_token_enc IS NOT NULL")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(tokens, 0, "the connection's stored tokens are purged at once");
+    }
+}
