@@ -7,6 +7,7 @@ pub mod connections;
 pub mod error;
 mod layout;
 pub mod meetings;
+pub mod sandbox;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -19,6 +20,7 @@ use crate::auth::{SignInPage, SignUpPage};
 use crate::connections::CalendarConnectionsPage;
 use crate::layout::SignedInLayout;
 use crate::meetings::MeetingsPage;
+use crate::sandbox::SandboxPage;
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=SignedInLayout>
                     <Route path=path!("/meetings") view=MeetingsPage/>
                     <Route path=path!("/settings/calendar") view=CalendarConnectionsPage/>
+                    <Route path=path!("/sandbox") view=SandboxPage/>
                 </ParentRoute>
             </Routes>
         </Router>

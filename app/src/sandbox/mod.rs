@@ -1,0 +1,226 @@
+//! Sandbox mode's invitee page: book, cancel and reschedule test meetings with the signed-in
+//! adviser's (simulated) Calendly account, to see the whole flow without a Calendly account.
+
+mod page;
+
+pub use page::SandboxPage;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SandboxBooking {
+    pub invitee_uri: String,
+    pub title: String,
+    pub invitee: String,
+    pub when: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SandboxView {
+    /// The simulated Calendly account meetings are booked with (the adviser's connection).
+    pub host: Option<String>,
+    pub timezone: String,
+    pub bookings: Vec<SandboxBooking>,
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use backend::accounts::AdviserId;
+    use chrono::TimeZone;
+
+    use crate::error::AppError;
+
+    pub struct Host {
+        pub sim: calendly_sim::Simulator,
+        pub user_uri: String,
+        pub name: String,
+        pub timezone: String,
+    }
+
+    /// The simulator and the adviser's connected (simulated) Calendly user.
+    pub async fn host(
+        state: &backend::AppState,
+        adviser: AdviserId,
+    ) -> Result<Option<Host>, AppError> {
+        let sim = state.sandbox.clone().ok_or(AppError::NotFound)?;
+        let connection = backend::connections::load(&state.db, adviser)
+            .await
+            .map_err(AppError::internal)?;
+        Ok(connection
+            .filter(|c| c.status == backend::connections::ConnectionStatus::Connected)
+            .map(|c| Host {
+                sim,
+                user_uri: c.calendly_user_uri,
+                name: c.calendly_name,
+                timezone: c.timezone,
+            }))
+    }
+
+    /// A `datetime-local` value ("2026-11-24T15:30") read in the host's timezone.
+    pub fn parse_local(
+        value: &str,
+        timezone: &str,
+    ) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
+        let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+        let naive = chrono::NaiveDateTime::parse_from_str(value.trim(), "%Y-%m-%dT%H:%M")
+            .map_err(|_| AppError::Invalid("Enter a start date and time.".into()))?;
+        tz.from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| AppError::Invalid("That time does not exist in this timezone.".into()))
+    }
+
+    pub fn sim_error(err: calendly_sim::SimError) -> AppError {
+        AppError::Invalid(format!("The sandbox Calendly refused: {err}"))
+    }
+}
+
+/// The adviser's sandbox host and upcoming test bookings.
+#[server(prefix = "/api", endpoint = "sandbox_overview")]
+pub async fn sandbox_overview() -> Result<SandboxView, AppError> {
+    use calendly::{ListInvitees, ListScheduledEvents, Status};
+    let state = crate::server::state()?;
+    let adviser = crate::server::current_adviser().await?;
+    let Some(host) = server::host(&state, adviser.id).await? else {
+        return Ok(SandboxView {
+            host: None,
+            timezone: "UTC".into(),
+            bookings: Vec::new(),
+        });
+    };
+    let user = calendly::ids::CalendlyUserUri::parse(&host.user_uri).map_err(AppError::internal)?;
+    let request = ListScheduledEvents {
+        user: Some(user),
+        status: Some(Status::Active),
+        min_start_time: Some(chrono::Utc::now()),
+        sort: Some("start_time:asc".into()),
+        count: Some(50),
+        ..Default::default()
+    };
+    let events = backend::connections::with_token(&state, adviser.id, |t| {
+        let request = request.clone();
+        let api = state.calendly.api.clone();
+        async move { api.list_scheduled_events(&t, &request).await }
+    })
+    .await
+    .map_err(|e| AppError::Unavailable(format!("The sandbox Calendly could not be read: {e}")))?;
+    let mut bookings = Vec::new();
+    for event in events.collection {
+        let invitees = backend::connections::with_token(&state, adviser.id, |t| {
+            let api = state.calendly.api.clone();
+            let uri = event.uri.clone();
+            async move {
+                api.list_event_invitees(
+                    &t,
+                    &uri,
+                    &ListInvitees {
+                        status: Some(Status::Active),
+                        ..Default::default()
+                    },
+                )
+                .await
+            }
+        })
+        .await
+        .map_err(|e| {
+            AppError::Unavailable(format!("The sandbox Calendly could not be read: {e}"))
+        })?;
+        for invitee in invitees.collection {
+            bookings.push(SandboxBooking {
+                invitee_uri: invitee.uri.as_str().to_owned(),
+                title: event.name.clone(),
+                invitee: invitee.name.clone(),
+                when: crate::server::format_time(
+                    event.start_time.timestamp_millis(),
+                    &host.timezone,
+                ),
+            });
+        }
+    }
+    Ok(SandboxView {
+        host: Some(host.name),
+        timezone: host.timezone,
+        bookings,
+    })
+}
+
+/// Books a test meeting with the adviser's sandbox Calendly account, as an invitee.
+#[server(prefix = "/api", endpoint = "sandbox_book")]
+pub async fn sandbox_book(
+    name: String,
+    email: String,
+    title: String,
+    start: String,
+    minutes: i64,
+) -> Result<(), AppError> {
+    let state = crate::server::state()?;
+    let adviser = crate::server::current_adviser().await?;
+    let host = server::host(&state, adviser.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
+    let (name, email, title) = (
+        name.trim().to_owned(),
+        email.trim().to_owned(),
+        title.trim().to_owned(),
+    );
+    if name.is_empty() || !email.contains('@') {
+        return Err(AppError::Invalid(
+            "Enter the invitee's name and email.".into(),
+        ));
+    }
+    if !(5..=480).contains(&minutes) {
+        return Err(AppError::Invalid(
+            "Choose a duration between 5 and 480 minutes.".into(),
+        ));
+    }
+    let start_time = server::parse_local(&start, &host.timezone)?;
+    host.sim
+        .book(calendly_sim::Booking {
+            host: host.user_uri,
+            event_name: if title.is_empty() {
+                "30 Minute Meeting".into()
+            } else {
+                title
+            },
+            start_time,
+            duration_minutes: minutes,
+            invitee_name: name,
+            invitee_email: email,
+            timezone: host.timezone,
+            ..Default::default()
+        })
+        .map_err(server::sim_error)?;
+    Ok(())
+}
+
+/// Cancels a test booking as its invitee.
+#[server(prefix = "/api", endpoint = "sandbox_cancel")]
+pub async fn sandbox_cancel(invitee: String, reason: String) -> Result<(), AppError> {
+    let state = crate::server::state()?;
+    let adviser = crate::server::current_adviser().await?;
+    let host = server::host(&state, adviser.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
+    let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
+    host.sim
+        .cancel(&invitee, calendly_sim::Canceler::Invitee, reason)
+        .map_err(server::sim_error)
+}
+
+/// Moves a test booking to a new start time as its invitee.
+#[server(prefix = "/api", endpoint = "sandbox_reschedule")]
+pub async fn sandbox_reschedule(invitee: String, start: String) -> Result<(), AppError> {
+    let state = crate::server::state()?;
+    let adviser = crate::server::current_adviser().await?;
+    let host = server::host(&state, adviser.id)
+        .await?
+        .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
+    let new_start = server::parse_local(&start, &host.timezone)?;
+    host.sim
+        .reschedule(&invitee, new_start)
+        .map(|_| ())
+        .map_err(server::sim_error)
+}

@@ -1,0 +1,125 @@
+import { APIRequestContext, expect, Page, test } from "@playwright/test";
+import { signUp, uniqueEmail, waitForHydration } from "./helpers";
+
+const SIM = process.env.E2E_SIM_URL ?? "http://127.0.0.1:4000";
+
+/** Clicks Connect Calendly and consents at the (simulated) Calendly as a new Calendly user. */
+async function connectCalendly(page: Page, calendlyEmail: string, name = "Dana Host") {
+  await page.goto("/settings/calendar");
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Connect Calendly" }).click();
+  await expect(page.getByRole("heading", { name: "Authorize application" })).toBeVisible();
+  const other = page.getByText("Use another Calendly account");
+  if (await other.isVisible()) await other.click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Email").fill(calendlyEmail);
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect(page).toHaveURL(/\/settings\/calendar\?connected=1$/);
+  await expect(page.getByText("Calendly connected.")).toBeVisible();
+  await expect(page.getByText(calendlyEmail)).toBeVisible();
+}
+
+async function calendlyUserUri(request: APIRequestContext, email: string): Promise<string> {
+  const users = await (await request.get(`${SIM}/_sim/users`)).json();
+  const list = Array.isArray(users) ? users : users.collection ?? users.users;
+  const user = list.find((u: any) => u.email === email);
+  expect(user, `simulated Calendly user ${email}`).toBeTruthy();
+  return user.uri;
+}
+
+async function book(request: APIRequestContext, host: string, title: string, invitee: string, hoursAhead = 24) {
+  const start = new Date(Date.now() + hoursAhead * 3600_000);
+  start.setUTCMinutes(0, 0, 0);
+  const response = await request.post(`${SIM}/_sim/book`, {
+    data: {
+      host,
+      event_name: title,
+      start_time: start.toISOString(),
+      duration_minutes: 30,
+      invitee_name: invitee,
+      invitee_email: `${invitee.toLowerCase().replace(/ /g, ".")}@example.com`,
+      timezone: "Europe/London",
+    },
+  });
+  expect(response.status(), await response.text()).toBe(201);
+  return (await response.json()) as { event_uri: string; invitee_uri: string };
+}
+
+test("an adviser connects Calendly, sees bookings, cancels and reschedules arrive live, and disconnects", async ({ page, request }) => {
+  await signUp(page, uniqueEmail());
+  const calendlyEmail = uniqueEmail("host");
+  await connectCalendly(page, calendlyEmail);
+  const host = await calendlyUserUri(request, calendlyEmail);
+
+  await page.getByRole("link", { name: "Meetings" }).first().click();
+  await expect(page.getByRole("heading", { name: "Meetings" })).toBeVisible();
+  await expect(page.getByText("Live", { exact: true })).toBeVisible();
+
+  const started = Date.now();
+  const first = await book(request, host, "Portfolio review", "Priya Patel");
+  await expect(page.getByText("Priya Patel")).toBeVisible();
+  console.log(`booking appeared without a reload after ${Date.now() - started} ms`);
+  await expect(page.getByText("Portfolio review")).toBeVisible();
+
+  await request.post(`${SIM}/_sim/cancel`, { data: { invitee: first.invitee_uri, by: "invitee", reason: "Conflict came up" } });
+  await expect(page.getByText("Canceled", { exact: true })).toBeVisible();
+
+  const second = await book(request, host, "Pension check-in", "Omar Haddad", 48);
+  await expect(page.getByText("Omar Haddad")).toBeVisible();
+  const moved = new Date(Date.now() + 72 * 3600_000);
+  moved.setUTCMinutes(0, 0, 0);
+  await request.post(`${SIM}/_sim/reschedule`, { data: { invitee: second.invitee_uri, new_start: moved.toISOString() } });
+  await expect(page.getByText("Rescheduled", { exact: true })).toBeVisible();
+  await expect(page.getByText("Omar Haddad")).toHaveCount(1);
+
+  await page.getByRole("link", { name: "Calendar Connections" }).click();
+  await expect(page.getByText(calendlyEmail)).toBeVisible();
+  await waitForHydration(page);
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: "Disconnect" }).click();
+  await expect(page.getByText("Calendly disconnected.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Connect Calendly" })).toBeVisible();
+});
+
+test("two advisers signed in at once each see only their own meetings, live", async ({ browser, request }) => {
+  const annContext = await browser.newContext();
+  const bobContext = await browser.newContext();
+  const ann = await annContext.newPage();
+  const bob = await bobContext.newPage();
+  await signUp(ann, uniqueEmail("ann"));
+  await signUp(bob, uniqueEmail("bob"));
+  const annCalendly = uniqueEmail("ann-host");
+  const bobCalendly = uniqueEmail("bob-host");
+  await connectCalendly(ann, annCalendly, "Ann Host");
+  await connectCalendly(bob, bobCalendly, "Bob Host");
+  await ann.goto("/meetings");
+  await bob.goto("/meetings");
+  await expect(ann.getByText("Live", { exact: true })).toBeVisible();
+  await expect(bob.getByText("Live", { exact: true })).toBeVisible();
+
+  await book(request, await calendlyUserUri(request, annCalendly), "Ann's review", "Client For Ann");
+  await book(request, await calendlyUserUri(request, bobCalendly), "Bob's review", "Client For Bob");
+  await expect(ann.getByText("Client For Ann")).toBeVisible();
+  await expect(bob.getByText("Client For Bob")).toBeVisible();
+  await expect(ann.getByText("Client For Bob")).toHaveCount(0);
+  await expect(bob.getByText("Client For Ann")).toHaveCount(0);
+  await annContext.close();
+  await bobContext.close();
+});
+
+test("the sandbox page books a meeting that shows up on Meetings", async ({ page }) => {
+  await signUp(page, uniqueEmail());
+  await connectCalendly(page, uniqueEmail("host"));
+  await expect(page.getByText("Sandbox", { exact: true })).toBeVisible();
+  await page.goto("/sandbox");
+  await waitForHydration(page);
+  await page.getByLabel("Invitee name").fill("Sam Sandbox");
+  await page.getByLabel("Invitee email").fill("sam@example.com");
+  const start = new Date(Date.now() + 24 * 3600_000);
+  const local = `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, "0")}-${String(start.getDate()).padStart(2, "0")}T10:00`;
+  await page.getByLabel(/^Start/).fill(local);
+  await page.getByRole("button", { name: "Book meeting" }).click();
+  await expect(page.getByText("Sam Sandbox")).toBeVisible();
+  await page.goto("/meetings");
+  await expect(page.getByText("Sam Sandbox")).toBeVisible();
+});
