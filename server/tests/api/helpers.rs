@@ -457,3 +457,154 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+impl TestApp {
+    /// Another server instance on the same database and the same Calendly (PostgreSQL: the
+    /// several-instances deployment).
+    pub async fn second_instance(&self) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("advicly-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), self.state.db.url().to_owned()),
+            ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
+            ("APP_PUBLIC_URL".into(), "http://127.0.0.1:0".into()),
+            ("APP_DATA_DIR".into(), dir.display().to_string()),
+            (
+                "APP_ENCRYPTION_KEY".into(),
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+            ),
+            (
+                "CALENDLY_CLIENT_ID".into(),
+                self.sim.config().client_id.clone(),
+            ),
+            (
+                "CALENDLY_CLIENT_SECRET".into(),
+                self.sim.config().client_secret.clone(),
+            ),
+            (
+                "CALENDLY_WEBHOOK_SIGNING_KEY".into(),
+                self.sim.config().webhook_signing_key.clone(),
+            ),
+            ("CALENDLY_AUTH_URL".into(), self.sim.base_url()),
+            ("CALENDLY_API_URL".into(), self.sim.base_url()),
+        ]);
+        let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
+        let clock = Clock::default();
+        let app = Application::build_with_clock(settings, clock.clone())
+            .await
+            .expect("build the second instance");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            address,
+            state,
+            clock,
+            sim: self.sim.clone(),
+            client,
+            jar,
+        }
+    }
+
+    /// Opens `/api/meetings/stream` for `adviser` (optionally resuming after `last_event_id`).
+    pub async fn open_stream(&self, adviser: &Adviser, last_event_id: Option<&str>) -> Stream {
+        let mut request = adviser
+            .client
+            .get(self.url("/api/meetings/stream"))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        Stream {
+            response,
+            buffer: String::new(),
+        }
+    }
+}
+
+/// A Server-Sent Events reader.
+pub struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl Stream {
+    /// The next event (keep-alive comments skipped), or `None` after `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: "message".into(),
+                    ..Default::default()
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().into();
+                        any = true;
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().into());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data.push_str(v.trim());
+                        any = true;
+                    }
+                }
+                if any {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Waits for the next event named `name`.
+    pub async fn next_named(&mut self, name: &str, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next(left).await?;
+            if event.event == name {
+                return Some(event);
+            }
+        }
+    }
+}
+
+impl TestApp {
+    /// Waits for the backfill that follows a connect (so later bookings are not picked up by it).
+    pub async fn initial_sync_done(&self) {
+        for _ in 0..100 {
+            let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calendar_connections WHERE status = 'connected' AND last_sync_at IS NULL")
+                .fetch_one(self.state.db.pool())
+                .await
+                .unwrap();
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the backfill after connecting did not finish");
+    }
+}

@@ -6,3 +6,5 @@ mod helpers;
 mod accounts;
 mod connections;
 mod health;
+mod live;
+mod reconciliation;

@@ -1,0 +1,72 @@
+use std::time::Duration;
+
+use crate::helpers::{spawn_app, TestDb};
+use crate::on_both_databases;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+on_both_databases! {
+    async fn the_live_stream_refuses_visitors_without_a_session(app) {
+        let response = reqwest::Client::new().get(app.url("/api/meetings/stream")).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+}
+
+on_both_databases! {
+    async fn the_live_stream_carries_only_the_advisers_own_changes(app) {
+        let (ann_cal, bob_cal) = (app.calendly_user("Ann Host", None), app.calendly_user("Bob Host", None));
+        let (ann, bob) = (app.new_adviser().await, app.new_adviser().await);
+        app.connect(&ann, &ann_cal).await;
+        app.connect(&bob, &bob_cal).await;
+        let mut ann_stream = app.open_stream(&ann, None).await;
+        let mut bob_stream = app.open_stream(&bob, None).await;
+        assert!(ann_stream.next_named("ready", WAIT).await.is_some());
+        assert!(bob_stream.next_named("ready", WAIT).await.is_some());
+
+        app.book(&ann_cal, "Client Of Ann");
+        let change = ann_stream.next_named("change", WAIT).await.expect("Ann hears about her booking");
+        assert!(change.id.is_some());
+        assert!(bob_stream.next_named("change", Duration::from_millis(700)).await.is_none(), "Bob hears nothing");
+    }
+}
+
+on_both_databases! {
+    async fn a_reconnecting_stream_catches_up_from_last_event_id(app) {
+        let cal = app.calendly_user("Cat Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let mut stream = app.open_stream(&adviser, None).await;
+        let ready = stream.next_named("ready", WAIT).await.unwrap();
+        drop(stream);
+        // Changes while the browser is away.
+        app.book(&cal, "Missed One");
+        app.book(&cal, "Missed Two");
+        app.deliveries_settle().await;
+        let mut resumed = app.open_stream(&adviser, ready.id.as_deref()).await;
+        let change = resumed.next_named("change", WAIT).await.expect("the missed changes are replayed");
+        let meetings: Vec<&str> = change.data.split(',').collect();
+        assert_eq!(meetings.len(), 2, "both missed meetings: {}", change.data);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_received_by_one_instance_reaches_a_stream_on_another() {
+    let a = spawn_app(TestDb::Postgres).await;
+    let b = a.second_instance().await;
+    let cal = a.calendly_user("Multi Host", None);
+    let adviser = a.new_adviser().await;
+    a.connect(&adviser, &cal).await; // the subscription's callback URL points at instance A
+    let mut on_b = b.open_stream(&adviser, None).await;
+    assert!(on_b.next_named("ready", WAIT).await.is_some());
+    let started = std::time::Instant::now();
+    a.book(&cal, "Cross Instance");
+    let change = on_b
+        .next_named("change", WAIT)
+        .await
+        .expect("instance B streams a change committed by A");
+    assert!(!change.data.is_empty());
+    eprintln!(
+        "cross-instance change reached B after {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,110 @@
+use calendly_sim::{FailureMode, FailureRule, Plan};
+
+use crate::helpers::upcoming;
+use crate::on_both_databases;
+
+fn adviser_id(n: i64) -> backend::accounts::AdviserId {
+    backend::accounts::AdviserId(n)
+}
+
+on_both_databases! {
+    async fn deliveries_lost_while_the_app_was_unreachable_are_recovered_by_reconciliation(app) {
+        let cal = app.calendly_user("Rita Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.initial_sync_done().await;
+        app.sim.inject_failure(FailureRule { url_contains: "/api/calendly/webhook/".into(), mode: FailureMode::Drop, times: None });
+        app.book(&cal, "Lost Delivery");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(upcoming(&app.meetings(&adviser).await).is_empty(), "the delivery never arrived");
+
+        backend::jobs::reconcile(&app.state, adviser_id(1)).await;
+        let meetings = upcoming(&app.meetings(&adviser).await);
+        assert_eq!(meetings.len(), 1);
+        assert_eq!(meetings[0].1, vec!["Lost Delivery".to_string()]);
+
+        // When Calendly's retry finally gets through, nothing is counted twice.
+        app.sim.clear_failures();
+        app.deliveries_settle().await;
+        assert_eq!(upcoming(&app.meetings(&adviser).await).len(), 1);
+    }
+}
+
+on_both_databases! {
+    async fn a_host_cancellation_missed_by_webhooks_is_caught_by_reconciliation(app) {
+        let cal = app.calendly_user("Sol Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let booked = app.book(&cal, "Will Be Canceled");
+        app.deliveries_settle().await;
+        app.sim.inject_failure(FailureRule { url_contains: "/api/calendly/webhook/".into(), mode: FailureMode::Status(500), times: None });
+        app.sim.cancel(&booked.invitee_uri, calendly_sim::Canceler::Host, Some("Adviser unavailable".into())).unwrap();
+        backend::jobs::reconcile(&app.state, adviser_id(1)).await;
+        let meetings = upcoming(&app.meetings(&adviser).await);
+        assert_eq!(meetings.len(), 1);
+        assert!(meetings[0].2, "the meeting is marked canceled");
+    }
+}
+
+on_both_databases! {
+    async fn a_disabled_subscription_is_replaced_and_deliveries_resume(app) {
+        let cal = app.calendly_user("Tom Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let old = app.active_subscriptions_of(&cal).remove(0);
+        app.sim.disable_subscription(&old.uri);
+
+        backend::jobs::reconcile(&app.state, adviser_id(1)).await;
+        let now = app.active_subscriptions_of(&cal);
+        assert_eq!(now.len(), 1);
+        assert_ne!(now[0].uri, old.uri);
+        // A new callback URL is what lets the new subscription exist before the old one goes.
+        assert_ne!(now[0].callback_url, old.callback_url);
+        assert!(app.sim.subscriptions().iter().all(|s| s.uri != old.uri), "the old subscription is deleted");
+        assert!(now[0].created_at >= old.created_at);
+
+        app.book(&cal, "After Repair");
+        app.deliveries_settle().await;
+        let meetings = upcoming(&app.meetings(&adviser).await);
+        assert!(meetings.iter().any(|m| m.1 == vec!["After Repair".to_string()]), "{meetings:?}");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(metrics.contains("calendly_subscription_repairs_total 1"), "{metrics}");
+    }
+}
+
+on_both_databases! {
+    async fn an_adviser_whose_plan_refuses_webhooks_gets_meetings_by_polling(app) {
+        let cal = app.calendly_user("Uma Host", None);
+        app.sim.set_plan(&cal.uri, Plan::Free);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.book(&cal, "Polled Client");
+        backend::jobs::reconcile(&app.state, adviser_id(1)).await;
+        let meetings = upcoming(&app.meetings(&adviser).await);
+        assert_eq!(meetings.len(), 1);
+        let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Live updates unavailable:"), "the page says why");
+        assert!(page.contains("syncing every 5 minutes"));
+    }
+}
+
+on_both_databases! {
+    async fn two_instances_never_reconcile_the_same_connection_in_one_round(app) {
+        let other = app.second_instance().await;
+        for name in ["V One", "V Two", "V Three", "V Four"] {
+            let cal = app.calendly_user(name, None);
+            let adviser = app.new_adviser().await;
+            app.connect(&adviser, &cal).await;
+        }
+        sqlx::query("UPDATE calendar_connections SET next_sync_at = NULL").execute(app.state.db.pool()).await.unwrap();
+        let (mine, theirs) = tokio::join!(
+            backend::jobs::claim_due_connections(&app.state),
+            backend::jobs::claim_due_connections(&other.state)
+        );
+        let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+        assert_eq!(mine.len() + theirs.len(), 4, "every connection is claimed: {mine:?} {theirs:?}");
+        assert!(mine.iter().all(|id| !theirs.contains(id)), "no connection is claimed twice");
+        // Nothing is due again until the interval has passed.
+        assert!(backend::jobs::claim_due_connections(&app.state).await.unwrap().is_empty());
+    }
+}
