@@ -102,7 +102,7 @@ pub async fn apply_invitee(
     sqlx::query(
         "INSERT INTO attendees (meeting_id, user_id, invitee_uri, name, email, timezone, status, rescheduled, old_invitee_uri, \
              new_invitee_uri, canceled_by, cancel_reason, canceler_type, questions, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (user_id, invitee_uri) DO UPDATE SET \
              name = excluded.name, email = excluded.email, timezone = COALESCE(excluded.timezone, attendees.timezone), \
              status = CASE WHEN attendees.status = 'canceled' THEN 'canceled' ELSE excluded.status END, \
@@ -128,6 +128,9 @@ pub async fn apply_invitee(
     .bind(cancellation.and_then(|c| c.reason.clone()))
     .bind(cancellation.map(|c| c.canceler_type.clone()))
     .bind(questions)
+    // `created_at` is when the invitee booked (Calendly's time), not when we heard of it, so
+    // a group meeting lists its attendees in booking order whatever order deliveries arrive in.
+    .bind(invitee.created_at.timestamp_millis())
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;

@@ -101,7 +101,7 @@ async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let attendees: Vec<(String, String, Option<String>, String, i64, i64, Option<String>)> = sqlx::query_as(
-            "SELECT name, email, timezone, status, rescheduled, no_show, questions FROM attendees WHERE meeting_id = $1 ORDER BY created_at, id",
+            "SELECT name, email, timezone, status, rescheduled, no_show, questions FROM attendees WHERE meeting_id = $1 ORDER BY created_at, invitee_uri",
         )
         .bind(r.0)
         .fetch_all(db.pool())

@@ -608,3 +608,8 @@ impl TestApp {
         panic!("the backfill after connecting did not finish");
     }
 }
+
+/// The PostgreSQL admin URL tests create their databases with (`TEST_POSTGRES_URL`).
+pub fn postgres_admin() -> String {
+    postgres_admin_url()
+}

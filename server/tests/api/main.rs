@@ -8,3 +8,4 @@ mod connections;
 mod health;
 mod live;
 mod reconciliation;
+mod webhooks;

@@ -1,0 +1,388 @@
+//! Webhook receiver benchmark (PostgreSQL): verified deliveries per second and latency with 1,
+//! 1,000 and 100,000 connected advisers, next to the seed design's "load every adviser's key and
+//! try each one" verification at the same counts.
+//!
+//! `cargo bench -p server --bench webhooks` (options: `-- --advisers 1,1000,100000
+//! --requests 4000 --concurrency 16 --rate 500 --rate-secs 10`). Needs PostgreSQL at
+//! `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). The load generator
+//! runs in the same process as the server, on the same cores.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backend::{Clock, Settings};
+use calendly::secrets::SigningKey;
+use calendly_sim::{SimConfig, Simulator};
+use server::Application;
+use sqlx::{Connection, Executor};
+
+struct Options {
+    advisers: Vec<i64>,
+    requests: usize,
+    concurrency: usize,
+    rate: u64,
+    rate_secs: u64,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let get = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    Options {
+        advisers: get("--advisers")
+            .unwrap_or_else(|| "1,1000,100000".into())
+            .split(',')
+            .map(|n| n.trim().parse().expect("--advisers: numbers"))
+            .collect(),
+        requests: get("--requests")
+            .map(|n| n.parse().unwrap())
+            .unwrap_or(4000),
+        concurrency: get("--concurrency")
+            .map(|n| n.parse().unwrap())
+            .unwrap_or(16),
+        rate: get("--rate").map(|n| n.parse().unwrap()).unwrap_or(500),
+        rate_secs: get("--rate-secs").map(|n| n.parse().unwrap()).unwrap_or(10),
+    }
+}
+
+fn user_uri(i: i64) -> String {
+    format!("https://api.calendly.com/users/bench-user-{i}")
+}
+
+fn route_token(i: i64) -> String {
+    format!("benchroutetoken{i:012}")
+}
+
+/// A realistic `invitee.created` body (calendly-api.md §6.3) for adviser `i`.
+fn delivery(i: i64, n: u64) -> Vec<u8> {
+    let event = uuid::Uuid::new_v4();
+    let invitee = uuid::Uuid::new_v4();
+    let start = chrono::Utc::now() + chrono::Duration::days(1 + (n % 30) as i64);
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    serde_json::to_vec(&serde_json::json!({
+        "created_at": fmt(chrono::Utc::now()),
+        "created_by": user_uri(i),
+        "event": "invitee.created",
+        "payload": {
+            "cancel_url": format!("https://calendly.com/cancellations/{invitee}"),
+            "created_at": fmt(chrono::Utc::now()),
+            "email": format!("client{n}@example.com"),
+            "event": format!("https://api.calendly.com/scheduled_events/{event}"),
+            "first_name": null, "invitee_scheduled_by": null, "last_name": null,
+            "name": format!("Client {n}"),
+            "new_invitee": null, "no_show": null, "old_invitee": null, "payment": null,
+            "questions_and_answers": [{"answer": "Pension review", "position": 0, "question": "What would you like to discuss?"}],
+            "reconfirmation": null,
+            "reschedule_url": format!("https://calendly.com/reschedulings/{invitee}"),
+            "rescheduled": false, "routing_form_submission": null,
+            "scheduled_event": {
+                "created_at": fmt(chrono::Utc::now()),
+                "end_time": fmt(start + chrono::Duration::minutes(30)),
+                "event_guests": [],
+                "event_memberships": [{"user": user_uri(i), "user_email": "adviser@example.com", "user_name": "Adviser"}],
+                "event_type": "https://api.calendly.com/event_types/706a491b-3a3b-462b-9705-0a8527645061",
+                "invitees_counter": {"total": 1, "active": 1, "limit": 1},
+                "location": {"join_url": format!("https://calendly.com/events/{event}/google_meet"), "status": "processing", "type": "google_conference"},
+                "meeting_notes_html": null, "meeting_notes_plain": null,
+                "name": "Financial review",
+                "start_time": fmt(start),
+                "status": "active",
+                "updated_at": fmt(chrono::Utc::now()),
+                "uri": format!("https://api.calendly.com/scheduled_events/{event}")
+            },
+            "scheduling_method": null, "status": "active", "text_reminder_number": null,
+            "timezone": "Europe/London",
+            "tracking": {"utm_campaign": null, "utm_source": null, "utm_medium": null, "utm_content": null, "utm_term": null, "salesforce_uuid": null},
+            "updated_at": fmt(chrono::Utc::now()),
+            "uri": format!("https://api.calendly.com/scheduled_events/{event}/invitees/{invitee}")
+        }
+    }))
+    .unwrap()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Bench {
+    address: String,
+    db_url: String,
+    app_key: SigningKey,
+    state: backend::AppState,
+}
+
+async fn start(admin: &str, advisers: i64) -> Bench {
+    let name = format!("advicly_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("PostgreSQL (TEST_POSTGRES_URL)");
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .unwrap();
+    let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(&name);
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", db_url.clone()),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".into()),
+        ("APP_PUBLIC_URL", "http://127.0.0.1:0".into()),
+        ("APP_DATA_DIR", dir.display().to_string()),
+        (
+            "APP_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+        ),
+        ("CALENDLY_CLIENT_ID", sim.config().client_id.clone()),
+        ("CALENDLY_CLIENT_SECRET", sim.config().client_secret.clone()),
+        (
+            "CALENDLY_WEBHOOK_SIGNING_KEY",
+            sim.config().webhook_signing_key.clone(),
+        ),
+        ("CALENDLY_AUTH_URL", sim.base_url()),
+        ("CALENDLY_API_URL", sim.base_url()),
+        ("APP_SYNC_INTERVAL_SECS", "86400".into()),
+    ]);
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let app = Application::build_with_clock(settings, Clock::default())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+
+    // N connected advisers, each with an active user-scoped subscription and (for the seed
+    // design's baseline) a per-adviser signing key.
+    let pool = state.db.pool();
+    let seed = [
+        format!("INSERT INTO advisers (email, password_hash, created_at) SELECT 'adviser' || g || '@example.com', 'x', 0 FROM generate_series(1, {advisers}) g"),
+        format!(
+            "INSERT INTO calendly_webhook_subscriptions (user_id, scope, user_uri, organization_uri, subscription_uri, route_token, callback_url, state, is_active, created_at, updated_at) \
+             SELECT g, 'user', 'https://api.calendly.com/users/bench-user-' || g, 'https://api.calendly.com/organizations/bench', \
+                    'https://api.calendly.com/webhook_subscriptions/bench-' || g, 'benchroutetoken' || lpad(g::text, 12, '0'), \
+                    'http://bench/api/calendly/webhook/' || g, 'active', 1, 0, 0 FROM generate_series(1, {advisers}) g"
+        ),
+        "CREATE TABLE seed_signing_keys (user_id BIGINT PRIMARY KEY, signing_key TEXT NOT NULL)".into(),
+        format!("INSERT INTO seed_signing_keys SELECT g, md5(g::text || 'seed-key') FROM generate_series(1, {advisers}) g"),
+        "ANALYZE".into(),
+    ];
+    for sql in seed {
+        sqlx::query(&sql).execute(pool).await.unwrap();
+    }
+    Bench {
+        address,
+        db_url,
+        app_key: SigningKey::new(sim.config().webhook_signing_key.clone()),
+        state,
+    }
+}
+
+/// Closed loop: `concurrency` workers post `requests` signed deliveries to random advisers.
+async fn closed_loop(
+    b: &Bench,
+    advisers: i64,
+    requests: usize,
+    concurrency: usize,
+) -> (f64, Vec<Duration>) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (client, counter, address, key) = (
+            client.clone(),
+            counter.clone(),
+            b.address.clone(),
+            b.app_key.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = w as u64 * 1_000_000;
+            while counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests {
+                n += 1;
+                let i = 1 + (rand_index(n) % advisers as u64) as i64;
+                let body = delivery(i, n);
+                let t = chrono::Utc::now().timestamp();
+                let header = format!("t={t},v1={}", calendly::webhook::sign(&key, t, &body));
+                let sent = Instant::now();
+                let response = client
+                    .post(format!("{address}/api/calendly/webhook/{}", route_token(i)))
+                    .header("content-type", "application/json")
+                    .header("calendly-webhook-signature", header)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    response.status(),
+                    200,
+                    "{}",
+                    response.text().await.unwrap_or_default()
+                );
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all)
+}
+
+/// Open loop: a fixed arrival rate, latency measured per request.
+async fn open_loop(b: &Bench, advisers: i64, rate: u64, secs: u64) -> Vec<Duration> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    for n in 0..rate * secs {
+        ticker.tick().await;
+        let (client, address, key) = (client.clone(), b.address.clone(), b.app_key.clone());
+        tasks.push(tokio::spawn(async move {
+            let i = 1 + (rand_index(n + 7) % advisers as u64) as i64;
+            let body = delivery(i, n + 50_000_000);
+            let t = chrono::Utc::now().timestamp();
+            let header = format!("t={t},v1={}", calendly::webhook::sign(&key, t, &body));
+            let sent = Instant::now();
+            let response = client
+                .post(format!("{address}/api/calendly/webhook/{}", route_token(i)))
+                .header("calendly-webhook-signature", header)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            sent.elapsed()
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.push(t.await.unwrap());
+    }
+    all.sort();
+    all
+}
+
+/// Cheap deterministic spread of adviser indexes.
+fn rand_index(n: u64) -> u64 {
+    n.wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        >> 17
+}
+
+/// The verification step alone: our route-token lookup + one HMAC, against the seed design's
+/// "load every adviser's key and try each" — per request, in process, same database.
+async fn verification_only(b: &Bench, advisers: i64) -> (Duration, Duration) {
+    let rounds_ours = 2000u64;
+    let rounds_seed: u64 = if advisers >= 100_000 {
+        10
+    } else if advisers >= 1000 {
+        200
+    } else {
+        2000
+    };
+    let seed_keys: HashMap<i64, SigningKey> =
+        sqlx::query_as::<_, (i64, String)>("SELECT user_id, signing_key FROM seed_signing_keys")
+            .fetch_all(b.state.db.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, key)| (id, SigningKey::new(key)))
+            .collect();
+
+    let mut ours = Duration::ZERO;
+    for n in 0..rounds_ours {
+        let i = 1 + (rand_index(n) % advisers as u64) as i64;
+        let body = delivery(i, n);
+        let t = chrono::Utc::now().timestamp();
+        let raw = format!("t={t},v1={}", calendly::webhook::sign(&b.app_key, t, &body));
+        let timer = Instant::now();
+        let sub = backend::connections::subscription_by_route_token(&b.state.db, &route_token(i))
+            .await
+            .unwrap()
+            .unwrap();
+        let header = calendly::webhook::SignatureHeader::parse(&raw).unwrap();
+        calendly::webhook::verify(&b.app_key, &header, &body, t, 180).unwrap();
+        ours += timer.elapsed();
+        assert_eq!(sub.user_id.0, i);
+    }
+
+    let mut seed = Duration::ZERO;
+    for n in 0..rounds_seed {
+        let i = 1 + (rand_index(n) % advisers as u64) as i64;
+        let body = delivery(i, n);
+        let t = chrono::Utc::now().timestamp();
+        // The seed design: every adviser has a key; this delivery is signed with adviser i's.
+        let raw = format!(
+            "t={t},v1={}",
+            calendly::webhook::sign(&seed_keys[&i], t, &body)
+        );
+        let timer = Instant::now();
+        let keys: Vec<(i64, String)> =
+            sqlx::query_as("SELECT user_id, signing_key FROM seed_signing_keys")
+                .fetch_all(b.state.db.pool())
+                .await
+                .unwrap();
+        let header = calendly::webhook::SignatureHeader::parse(&raw).unwrap();
+        let found = keys.iter().find(|(_, key)| {
+            calendly::webhook::verify(&SigningKey::new(key.clone()), &header, &body, t, 180).is_ok()
+        });
+        seed += timer.elapsed();
+        assert_eq!(found.map(|(id, _)| *id), Some(i));
+    }
+    let (ours, seed) = (ours / rounds_ours as u32, seed / rounds_seed as u32);
+    (ours, seed)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let o = options();
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    println!("webhook receiver benchmark — PostgreSQL, {} cores, server and load generator in one process", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("| advisers | deliveries/s (closed loop, {} in flight) | p50 | p99 | p50 @ {} req/s | p99 @ {} req/s | verify step: ours | verify step: seed design |", o.concurrency, o.rate, o.rate);
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in &o.advisers {
+        let b = start(&admin, n).await;
+        // Warm up connections and caches.
+        closed_loop(&b, n, 200, o.concurrency).await;
+        let (rate, lat) = closed_loop(&b, n, o.requests, o.concurrency).await;
+        let open = open_loop(&b, n, o.rate, o.rate_secs).await;
+        let (ours, seed) = verification_only(&b, n).await;
+        println!(
+            "| {n} | {rate:.0} | {} | {} | {} | {} | {} | {} |",
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+            ms(percentile(&open, 0.5)),
+            ms(percentile(&open, 0.99)),
+            ms(ours),
+            ms(seed)
+        );
+        b.state.db.close().await;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let name = b.db_url.rsplit_once('/').unwrap().1.to_owned();
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+            .await;
+    }
+}
