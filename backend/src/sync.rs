@@ -19,6 +19,8 @@ const MAX_PAGES: usize = 20;
 pub struct SyncReport {
     pub events: usize,
     pub invitees: usize,
+    /// Invitees that were new or had changed (the rest were already up to date).
+    pub applied: usize,
 }
 
 /// Runs a sync in the background (after connecting).
@@ -106,9 +108,12 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
                     } else {
                         InviteeChange::Created
                     };
+                    if already_known(state, user, invitee, event).await? {
+                        continue;
+                    }
                     let now = state.clock.now_ms();
                     let mut tx = state.db.pool().begin().await?;
-                    apply_invitee(
+                    let applied = apply_invitee(
                         &mut tx,
                         user,
                         change,
@@ -119,15 +124,9 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
                         now,
                     )
                     .await?;
-                    let (seq,): (Option<i64>,) =
-                        sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
-                            .bind(user.0)
-                            .fetch_one(&mut *tx)
-                            .await?;
                     tx.commit().await?;
-                    if let Some(seq) = seq {
-                        state.live.publish(&state.db, user, seq).await;
-                    }
+                    report.applied += 1;
+                    state.live.publish(&state.db, user, applied.seq).await;
                 }
                 match invitees.next_page_token {
                     Some(next) => invitee_page = Some(next),
@@ -141,4 +140,30 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
         }
     }
     Ok(report)
+}
+
+/// True when this invitee is stored with the same status from the same version of the event:
+/// applying it again would change nothing, so it is skipped (and no live change is announced).
+async fn already_known(
+    state: &AppState,
+    user: AdviserId,
+    invitee: &calendly::Invitee,
+    event: &calendly::ScheduledEvent,
+) -> Result<bool, sqlx::Error> {
+    let known: Option<(String, String)> = sqlx::query_as(
+        "SELECT a.status, m.calendly_updated_at FROM attendees a JOIN meetings m ON m.id = a.meeting_id \
+         WHERE a.user_id = $1 AND a.invitee_uri = $2",
+    )
+    .bind(user.0)
+    .bind(invitee.uri.as_str())
+    .fetch_optional(state.db.pool())
+    .await?;
+    let status = if invitee.status == Status::Canceled {
+        "canceled"
+    } else {
+        "active"
+    };
+    Ok(known.is_some_and(|(s, updated)| {
+        s == status && updated >= crate::meetings::calendly_time(&event.updated_at)
+    }))
 }

@@ -11,6 +11,13 @@ use sqlx::AnyConnection;
 
 use crate::accounts::AdviserId;
 
+/// The meeting an observation touched, and the newest change it recorded (for the live stream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub meeting_id: i64,
+    pub seq: i64,
+}
+
 /// What a delivery (or a sync) says about an invitee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InviteeChange {
@@ -36,6 +43,11 @@ impl InviteeChange {
     }
 }
 
+/// Calendly's timestamp format (6 fractional digits, `Z`): sorts as text in time order.
+pub fn calendly_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    micros(t)
+}
+
 fn micros(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
@@ -52,7 +64,7 @@ pub async fn apply_invitee(
     event: &ScheduledEvent,
     source: &str,
     now_ms: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<Applied, sqlx::Error> {
     let location = event
         .location
         .as_ref()
@@ -165,10 +177,11 @@ pub async fn apply_invitee(
 
     let mut touched = vec![meeting_id];
     touched.extend(linked_meetings(conn, user, meeting_id).await?);
+    let mut seq = 0;
     for id in &touched {
-        refresh_meeting(conn, user, *id, now_ms).await?;
+        seq = seq.max(refresh_meeting(conn, user, *id, now_ms).await?);
     }
-    Ok(meeting_id)
+    Ok(Applied { meeting_id, seq })
 }
 
 fn describe_location_kind(kind: &str) -> String {
@@ -209,7 +222,7 @@ async fn refresh_meeting(
     user: AdviserId,
     meeting_id: i64,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     type A = (
         String,
         i64,
@@ -259,13 +272,15 @@ async fn refresh_meeting(
     .execute(&mut *conn)
     .await?;
     let _ = changed;
-    sqlx::query("INSERT INTO meeting_changes (user_id, meeting_id, at) VALUES ($1, $2, $3)")
-        .bind(user.0)
-        .bind(meeting_id)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    let (seq,): (i64,) = sqlx::query_as(
+        "INSERT INTO meeting_changes (user_id, meeting_id, at) VALUES ($1, $2, $3) RETURNING seq",
+    )
+    .bind(user.0)
+    .bind(meeting_id)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(seq)
 }
 
 async fn event_of_invitee(

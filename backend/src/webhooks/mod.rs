@@ -5,6 +5,6 @@ mod process;
 mod receive;
 mod recent;
 
-pub use process::{process_pending, DeliveryOutcome};
+pub use process::process_pending;
 pub use receive::{receive, Receipt, Rejection, MAX_BODY_BYTES};
 pub use recent::{recent_deliveries, RecentDelivery};

@@ -14,13 +14,6 @@ use crate::connections::SubscriptionRow;
 use crate::meetings::{apply_invitee, InviteeChange};
 use crate::AppState;
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Processed,
-    /// Stored for the record; not an event that changes meetings.
-    Ignored,
-}
-
 /// Calendly sends no delivery id; an event, its subject and its creation time identify it.
 fn natural_key(envelope: &WebhookEnvelope) -> String {
     let subject = envelope
@@ -48,11 +41,18 @@ pub(super) async fn store_and_process(
     let user = subscription.user_id;
     let now = state.clock.now_ms();
 
+    // Whether the event changes meetings is known from its name; the row is inserted with its
+    // final status, since it commits (or not) together with the change it describes.
+    let status = if InviteeChange::from_event(&envelope.event).is_some() {
+        "processed"
+    } else {
+        "ignored"
+    };
     let attempt = async {
         let mut tx = state.db.pool().begin().await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
+            "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, processed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $6) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
         )
         .bind(user.0)
         .bind(subscription.id)
@@ -61,19 +61,18 @@ pub(super) async fn store_and_process(
         .bind(signature_t)
         .bind(now)
         .bind(body)
+        .bind(status)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id,)) = inserted else {
             return Ok::<_, ProcessError>((None, None));
         };
-        let outcome = apply(&mut tx, user, envelope, now).await?;
-        mark_done(&mut tx, id, &outcome, now).await?;
+        let seq = apply(&mut tx, user, envelope, now).await?;
         sqlx::query("UPDATE calendar_connections SET last_webhook_at = $1 WHERE user_id = $2")
             .bind(now)
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        let seq = latest_seq(&mut tx, user).await?;
         tx.commit().await?;
         Ok((Some(id), seq))
     }
@@ -146,17 +145,19 @@ enum ProcessError {
     Payload(#[from] serde_json::Error),
 }
 
+/// Applies one delivery; the newest change sequence for the live stream, or `None` when the
+/// event does not change meetings (it is still stored).
 async fn apply(
     conn: &mut sqlx::AnyConnection,
     user: AdviserId,
     envelope: &WebhookEnvelope,
     now: i64,
-) -> Result<DeliveryOutcome, ProcessError> {
+) -> Result<Option<i64>, ProcessError> {
     let Some(change) = InviteeChange::from_event(&envelope.event) else {
-        return Ok(DeliveryOutcome::Ignored);
+        return Ok(None);
     };
     let payload = envelope.invitee_payload()?;
-    apply_invitee(
+    let applied = apply_invitee(
         conn,
         user,
         change,
@@ -167,37 +168,7 @@ async fn apply(
         now,
     )
     .await?;
-    Ok(DeliveryOutcome::Processed)
-}
-
-async fn mark_done(
-    conn: &mut sqlx::AnyConnection,
-    id: i64,
-    outcome: &DeliveryOutcome,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL WHERE id = $3")
-        .bind(match outcome {
-            DeliveryOutcome::Processed => "processed",
-            DeliveryOutcome::Ignored => "ignored",
-        })
-        .bind(now)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn latest_seq(
-    conn: &mut sqlx::AnyConnection,
-    user: AdviserId,
-) -> Result<Option<i64>, sqlx::Error> {
-    let (seq,): (Option<i64>,) =
-        sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(seq)
+    Ok(Some(applied.seq))
 }
 
 /// Applies stored deliveries that could not be applied when they arrived (up to 10 attempts).
@@ -214,9 +185,15 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
         let result: Result<Option<i64>, ProcessError> = async {
             let envelope: WebhookEnvelope = serde_json::from_str(&body)?;
             let mut tx = state.db.pool().begin().await?;
-            let outcome = apply(&mut tx, user, &envelope, now).await?;
-            mark_done(&mut tx, id, &outcome, now).await?;
-            let seq = latest_seq(&mut tx, user).await?;
+            let seq = apply(&mut tx, user, &envelope, now).await?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL WHERE id = $3",
+            )
+            .bind(if seq.is_some() { "processed" } else { "ignored" })
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(seq)
         }
