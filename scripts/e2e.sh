@@ -5,7 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo leptos build || exit 1
+# The same release build the run command serves.
+cargo leptos build --release || exit 1
 databases=("$@"); [ ${#databases[@]} -eq 0 ] && databases=(sqlite postgres)
 rc=0
 for db in "${databases[@]}"; do
@@ -21,7 +22,7 @@ for db in "${databases[@]}"; do
   echo "== browser tests on $db"
   DATABASE_URL="$url" APP_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$port" APP_PUBLIC_URL="http://127.0.0.1:$port" \
     LEPTOS_SITE_ROOT="$PWD/target/site" RUST_LOG="${RUST_LOG:-warn}" \
-    "$CARGO_TARGET_DIR/debug/server" > "$data/server.log" 2>&1 &
+    "$CARGO_TARGET_DIR/release/server" > "$data/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   if ! curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then

@@ -1,6 +1,6 @@
 //! Advicly's pages, routes and server functions. Compiled twice: with `ssr` into the server
 //! (rendering + server functions) and with `hydrate` into the WASM front end.
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod auth;
 pub mod connections;
