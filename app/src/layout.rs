@@ -14,7 +14,7 @@ pub fn SignedInLayout() -> impl IntoView {
             <a class="brand" href="/meetings">"Advicly"</a>
             <nav aria-label="Main">
                 <A href="/meetings">"Meetings"</A>
-                <A href="/settings/calendar">"Calendar Connections"</A>
+                <A href="/settings/calendar">"Settings › Calendar Connections"</A>
             </nav>
             <div class="account">
                 <Suspense fallback=|| ()>

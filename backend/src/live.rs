@@ -41,25 +41,35 @@ impl LiveBus {
         self.tx.subscribe()
     }
 
-    /// Announces a committed change. Call only after the transaction committed.
-    pub async fn publish(&self, db: &Db, user: AdviserId, seq: i64) {
-        if db.kind() == DbKind::Postgres {
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+    /// Queues the announcement of a change inside its transaction. On PostgreSQL this is
+    /// `NOTIFY`, which PostgreSQL delivers only if and when the transaction commits (and costs no
+    /// extra round trip after it). Call [`LiveBus::committed`] after the commit.
+    pub async fn announce(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        kind: DbKind,
+        user: AdviserId,
+        seq: i64,
+    ) -> Result<(), sqlx::Error> {
+        if kind == DbKind::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(format!("{}:{}", user.0, seq))
-                .execute(db.pool())
-                .await;
-            match sent {
-                Ok(_) => return,
-                Err(err) => {
-                    tracing::warn!(error = %err, "NOTIFY failed; signalling this instance only")
-                }
-            }
+                .execute(&mut *tx)
+                .await?;
         }
-        let _ = self.tx.send(LiveSignal::Changed {
-            user_id: user.0,
-            seq,
-        });
+        Ok(())
+    }
+
+    /// After the commit: on SQLite (one instance) tells this instance's streams directly; on
+    /// PostgreSQL the listener already does.
+    pub fn committed(&self, kind: DbKind, user: AdviserId, seq: i64) {
+        if kind == DbKind::Sqlite {
+            let _ = self.tx.send(LiveSignal::Changed {
+                user_id: user.0,
+                seq,
+            });
+        }
     }
 
     /// On PostgreSQL: listens for other instances' (and our own) changes until the process ends,

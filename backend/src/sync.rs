@@ -124,9 +124,13 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
                         now,
                     )
                     .await?;
+                    state
+                        .live
+                        .announce(&mut tx, state.db.kind(), user, applied.seq)
+                        .await?;
                     tx.commit().await?;
                     report.applied += 1;
-                    state.live.publish(&state.db, user, applied.seq).await;
+                    state.live.committed(state.db.kind(), user, applied.seq);
                 }
                 match invitees.next_page_token {
                     Some(next) => invitee_page = Some(next),

@@ -19,7 +19,6 @@ CREATE TABLE calendar_connections (
     live_updates_reason TEXT,
     connected_at        BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL,
-    last_webhook_at     BIGINT,
     last_sync_at        BIGINT,
     last_sync_result    TEXT,
     next_sync_at        BIGINT
@@ -88,7 +87,8 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE UNIQUE INDEX webhook_deliveries_natural_key ON webhook_deliveries (user_id, natural_key);
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (status, id);
-CREATE INDEX webhook_deliveries_by_user ON webhook_deliveries (user_id, id);
+-- Recent deliveries and "last webhook" per adviser (derived, never a hot row to update).
+CREATE INDEX webhook_deliveries_by_user ON webhook_deliveries (user_id, received_at);
 
 CREATE TABLE meetings (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,6 +137,9 @@ CREATE TABLE attendees (
     UNIQUE (user_id, invitee_uri)
 );
 CREATE INDEX attendees_by_meeting ON attendees (meeting_id);
+-- Reschedule links are followed by index probes in both directions.
+CREATE INDEX attendees_by_old_invitee ON attendees (user_id, old_invitee_uri) WHERE old_invitee_uri IS NOT NULL;
+CREATE INDEX attendees_by_new_invitee ON attendees (user_id, new_invitee_uri) WHERE new_invitee_uri IS NOT NULL;
 
 -- Every change to an adviser's meetings, in order: the live stream's catch-up log.
 CREATE TABLE meeting_changes (

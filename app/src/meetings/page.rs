@@ -44,7 +44,7 @@ fn Meetings(
         {(view.connection == "needs_reconnect").then(|| view! {
             <p class="notice bad" role="alert">
                 "Calendly needs to be reconnected, so new bookings are not arriving. "
-                <A href="/settings/calendar">"Reconnect in Calendar Connections"</A>
+                <A href="/settings/calendar">"Reconnect Calendly"</A>
             </p>
         })}
         {(nothing && !connected).then(|| view! {
@@ -89,7 +89,7 @@ fn Meeting(m: MeetingView) -> impl IntoView {
     view! {
         <li class=class data-meeting-id=m.id>
             <h3>
-                {m.title.clone()}
+                <span class="title">{m.title.clone()}</span>
                 {m.canceled.then(|| view! { <span class="tag canceled">"Canceled"</span> })}
                 {m.rescheduled_from.is_some().then(|| view! { <span class="tag rescheduled">"Rescheduled"</span> })}
             </h3>

@@ -88,8 +88,12 @@ type Row = (
     Option<String>,
 );
 
+/// `last_webhook_at` is derived from the inbox, so receiving a delivery never has to update (and
+/// lock) the connection row.
 pub const COLUMNS: &str = "id, user_id, status, calendly_user_uri, organization_uri, calendly_name, calendly_email, timezone, \
-     live_updates, live_updates_reason, connected_at, last_webhook_at, last_sync_at, last_sync_result";
+     live_updates, live_updates_reason, connected_at, \
+     (SELECT MAX(d.received_at) FROM webhook_deliveries d WHERE d.user_id = calendar_connections.user_id), \
+     last_sync_at, last_sync_result";
 
 fn from_row(r: Row) -> ConnectionRow {
     ConnectionRow {

@@ -197,23 +197,47 @@ fn describe_location_kind(kind: &str) -> String {
     }
 }
 
-/// Meetings on either side of a reschedule involving this meeting's attendees.
+/// Meetings on either side of a reschedule involving this meeting's attendees. Every lookup is
+/// an index probe, so the cost does not grow with how many meetings the adviser has.
 async fn linked_meetings(
     conn: &mut AnyConnection,
     user: AdviserId,
     meeting_id: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT DISTINCT other.meeting_id FROM attendees mine JOIN attendees other \
-           ON other.user_id = mine.user_id AND (other.invitee_uri = mine.old_invitee_uri OR other.invitee_uri = mine.new_invitee_uri \
-               OR other.old_invitee_uri = mine.invitee_uri OR other.new_invitee_uri = mine.invitee_uri) \
-         WHERE mine.meeting_id = $1 AND mine.user_id = $2 AND other.meeting_id <> $1",
+    let mine: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT invitee_uri, old_invitee_uri, new_invitee_uri FROM attendees WHERE meeting_id = $1",
     )
     .bind(meeting_id)
-    .bind(user.0)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    let mut linked = Vec::new();
+    for (invitee, old, new) in mine {
+        // Who this attendee replaced or was replaced by...
+        for uri in [old, new].into_iter().flatten() {
+            let row: Option<(i64,)> = sqlx::query_as(
+                "SELECT meeting_id FROM attendees WHERE user_id = $1 AND invitee_uri = $2",
+            )
+            .bind(user.0)
+            .bind(&uri)
+            .fetch_optional(&mut *conn)
+            .await?;
+            linked.extend(row.map(|(id,)| id));
+        }
+        // ...and who names this attendee as their old or new self.
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT meeting_id FROM attendees WHERE user_id = $1 AND old_invitee_uri = $2 \
+             UNION SELECT meeting_id FROM attendees WHERE user_id = $1 AND new_invitee_uri = $2",
+        )
+        .bind(user.0)
+        .bind(&invitee)
+        .fetch_all(&mut *conn)
+        .await?;
+        linked.extend(rows.into_iter().map(|(id,)| id));
+    }
+    linked.sort_unstable();
+    linked.dedup();
+    linked.retain(|id| *id != meeting_id);
+    Ok(linked)
 }
 
 /// Derives a meeting's status and reschedule links from its attendees, and records a change.

@@ -68,11 +68,9 @@ pub(super) async fn store_and_process(
             return Ok::<_, ProcessError>((None, None));
         };
         let seq = apply(&mut tx, user, envelope, now).await?;
-        sqlx::query("UPDATE calendar_connections SET last_webhook_at = $1 WHERE user_id = $2")
-            .bind(now)
-            .bind(user.0)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(seq) = seq {
+            state.live.announce(&mut tx, state.db.kind(), user, seq).await?;
+        }
         tx.commit().await?;
         Ok((Some(id), seq))
     }
@@ -87,7 +85,7 @@ pub(super) async fn store_and_process(
         }),
         Ok((Some(id), seq)) => {
             if let Some(seq) = seq {
-                state.live.publish(&state.db, user, seq).await;
+                state.live.committed(state.db.kind(), user, seq);
             }
             Ok(Receipt {
                 delivery_id: Some(id),
@@ -194,6 +192,9 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if let Some(seq) = seq {
+                state.live.announce(&mut tx, state.db.kind(), user, seq).await?;
+            }
             tx.commit().await?;
             Ok(seq)
         }
@@ -202,7 +203,7 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
             Ok(seq) => {
                 done += 1;
                 if let Some(seq) = seq {
-                    state.live.publish(&state.db, user, seq).await;
+                    state.live.committed(state.db.kind(), user, seq);
                 }
             }
             Err(err) => {

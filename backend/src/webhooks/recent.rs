@@ -17,7 +17,7 @@ pub async fn recent_deliveries(
     limit: i64,
 ) -> Result<Vec<RecentDelivery>, sqlx::Error> {
     let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT received_at, event, status, error FROM webhook_deliveries WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+        "SELECT received_at, event, status, error FROM webhook_deliveries WHERE user_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
     )
     .bind(user.0)
     .bind(limit)
