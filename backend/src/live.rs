@@ -1,7 +1,8 @@
 //! Fan-out of "an adviser's meetings changed" to every open Meetings page. Signals carry ids
 //! only; streams read the change log (`meeting_changes`) themselves, so a missed signal costs
 //! latency, never data. SQLite (one instance): an in-process channel. PostgreSQL (several
-//! instances): `NOTIFY` after commit, and every instance `LISTEN`s and forwards to its channel.
+//! instances): a trigger `NOTIFY`s on every change row (delivered at commit), and every instance
+//! `LISTEN`s and forwards to its channel.
 
 use std::time::Duration;
 
@@ -41,28 +42,9 @@ impl LiveBus {
         self.tx.subscribe()
     }
 
-    /// Queues the announcement of a change inside its transaction. On PostgreSQL this is
-    /// `NOTIFY`, which PostgreSQL delivers only if and when the transaction commits (and costs no
-    /// extra round trip after it). Call [`LiveBus::committed`] after the commit.
-    pub async fn announce(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        kind: DbKind,
-        user: AdviserId,
-        seq: i64,
-    ) -> Result<(), sqlx::Error> {
-        if kind == DbKind::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(format!("{}:{}", user.0, seq))
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// After the commit: on SQLite (one instance) tells this instance's streams directly; on
-    /// PostgreSQL the listener already does.
+    /// After a change committed: on SQLite (one instance) tells this instance's streams directly.
+    /// On PostgreSQL a trigger on `meeting_changes` already queued a `NOTIFY`, which PostgreSQL
+    /// delivers to every instance's listener when (and only if) the transaction commits.
     pub fn committed(&self, kind: DbKind, user: AdviserId, seq: i64) {
         if kind == DbKind::Sqlite {
             let _ = self.tx.send(LiveSignal::Changed {

@@ -112,7 +112,7 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
                         continue;
                     }
                     let now = state.clock.now_ms();
-                    let mut tx = state.db.pool().begin().await?;
+                    let mut tx = state.db.begin_write().await?;
                     let applied = apply_invitee(
                         &mut tx,
                         user,
@@ -124,10 +124,6 @@ async fn sync_inner(state: &AppState, user: AdviserId) -> Result<SyncReport, Tok
                         now,
                     )
                     .await?;
-                    state
-                        .live
-                        .announce(&mut tx, state.db.kind(), user, applied.seq)
-                        .await?;
                     tx.commit().await?;
                     report.applied += 1;
                     state.live.committed(state.db.kind(), user, applied.seq);

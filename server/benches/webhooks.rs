@@ -3,7 +3,7 @@
 //! try each one" verification at the same counts.
 //!
 //! `cargo bench -p server --bench webhooks` (options: `-- --advisers 1,1000,100000
-//! --requests 4000 --concurrency 16 --rate 500 --rate-secs 10`). Needs PostgreSQL at
+//! --requests 20000 --concurrency 16 --rate 500 --rate-secs 10`). Needs PostgreSQL at
 //! `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`). The load generator
 //! runs in the same process as the server, on the same cores.
 
@@ -41,7 +41,7 @@ fn options() -> Options {
             .collect(),
         requests: get("--requests")
             .map(|n| n.parse().unwrap())
-            .unwrap_or(4000),
+            .unwrap_or(20_000),
         concurrency: get("--concurrency")
             .map(|n| n.parse().unwrap())
             .unwrap_or(16),

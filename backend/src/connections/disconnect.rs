@@ -19,7 +19,7 @@ const INLINE_CLEANUP_BUDGET: Duration = Duration::from_secs(8);
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
 pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
     let now = state.clock.now_ms();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let row: Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1")
             .bind(user.0)

@@ -386,7 +386,7 @@ async fn save_local(
     local: Option<&SubscriptionRow>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin_write().await?;
     match local {
         Some(l) => {
             sqlx::query(

@@ -86,6 +86,11 @@ fn check_status(status: &str) -> Result<(), TokenError> {
 }
 
 /// Refreshes unless another task (or instance) already did since `rejected` was read.
+///
+/// PostgreSQL (several instances): the connection row is locked `FOR UPDATE` for the whole
+/// refresh. SQLite (one instance): the in-process lock is enough, and no transaction is held
+/// across the call to Calendly (it would block every other writer); the rotated tokens are
+/// saved by one atomic UPDATE.
 async fn refresh(
     state: &AppState,
     user: AdviserId,
@@ -93,20 +98,35 @@ async fn refresh(
 ) -> Result<AccessToken, TokenError> {
     let lock = state.locks.for_key(user.0);
     let _guard = lock.lock().await;
-    let key = &state.settings.encryption_key;
-    let mut tx = state.db.pool().begin().await?;
-    let sql = match state.db.kind() {
+    match state.db.kind() {
         DbKind::Postgres => {
-            "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1 FOR UPDATE"
+            let mut tx = state.db.begin_write().await?;
+            let result = refresh_on(state, &mut tx, user, rejected, " FOR UPDATE").await;
+            // Only the success and invalid_grant paths wrote anything; both must stick.
+            tx.commit().await?;
+            result
         }
         DbKind::Sqlite => {
-            "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1"
+            let mut conn = state.db.pool().acquire().await?;
+            refresh_on(state, &mut conn, user, rejected, "").await
         }
-    };
-    let row: Option<TokenRow> = sqlx::query_as(sql)
-        .bind(user.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+    }
+}
+
+async fn refresh_on(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    user: AdviserId,
+    rejected: Option<&str>,
+    lock_clause: &str,
+) -> Result<AccessToken, TokenError> {
+    let key = &state.settings.encryption_key;
+    let row: Option<TokenRow> = sqlx::query_as(&format!(
+        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1{lock_clause}"
+    ))
+    .bind(user.0)
+    .fetch_optional(&mut *conn)
+    .await?;
     let (status, access, refresh_enc, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     let now = state.clock.now_ms();
@@ -121,24 +141,27 @@ async fn refresh(
         &refresh_enc.ok_or(TokenError::NotConnected)?,
         "refresh_token",
     )?);
+    let outcome = |o: &'static str| {
+        state.metrics.inc(
+            "calendly_token_refreshes_total",
+            "Calendly token refreshes by outcome.",
+            &[("outcome", o)],
+        )
+    };
     match state.calendly.oauth.refresh(&refresh_token).await {
         Ok(tokens) => {
             sqlx::query(
-                "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4 WHERE user_id = $5",
+                "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4 \
+                 WHERE user_id = $5",
             )
             .bind(key.encrypt(tokens.access_token.expose_secret(), "access_token"))
             .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
             .bind(now + tokens.expires_in * 1000)
             .bind(now)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-            tx.commit().await?;
-            state.metrics.inc(
-                "calendly_token_refreshes_total",
-                "Calendly token refreshes by outcome.",
-                &[("outcome", "ok")],
-            );
+            outcome("ok");
             Ok(tokens.access_token)
         }
         Err(err) if err.is_invalid_grant() => {
@@ -148,26 +171,17 @@ async fn refresh(
             .bind(ConnectionStatus::NeedsReconnect.as_str())
             .bind(now)
             .bind(user.0)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-            tx.commit().await?;
             tracing::warn!(
                 user_id = user.0,
                 "Calendly refused the refresh token: connection needs reconnect"
             );
-            state.metrics.inc(
-                "calendly_token_refreshes_total",
-                "Calendly token refreshes by outcome.",
-                &[("outcome", "invalid_grant")],
-            );
+            outcome("invalid_grant");
             Err(TokenError::NeedsReconnect)
         }
         Err(err) => {
-            state.metrics.inc(
-                "calendly_token_refreshes_total",
-                "Calendly token refreshes by outcome.",
-                &[("outcome", "error")],
-            );
+            outcome("error");
             Err(err.into())
         }
     }

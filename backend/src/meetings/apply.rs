@@ -176,7 +176,7 @@ pub async fn apply_invitee(
     }
 
     let mut touched = vec![meeting_id];
-    touched.extend(linked_meetings(conn, user, meeting_id).await?);
+    touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
     let mut seq = 0;
     for id in &touched {
         seq = seq.max(refresh_meeting(conn, user, *id, now_ms).await?);
@@ -197,43 +197,39 @@ fn describe_location_kind(kind: &str) -> String {
     }
 }
 
-/// Meetings on either side of a reschedule involving this meeting's attendees. Every lookup is
-/// an index probe, so the cost does not grow with how many meetings the adviser has.
+/// Meetings whose derived state depends on this invitee: the ones it replaced or was replaced
+/// by, and the ones that name it as their old or new self. Only the invitee just applied can
+/// have changed, so only its links are followed — each by an index probe, so the cost does not
+/// grow with how many meetings the adviser has.
 async fn linked_meetings(
     conn: &mut AnyConnection,
     user: AdviserId,
     meeting_id: i64,
+    invitee: &Invitee,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let mine: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT invitee_uri, old_invitee_uri, new_invitee_uri FROM attendees WHERE meeting_id = $1",
-    )
-    .bind(meeting_id)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut linked = Vec::new();
-    for (invitee, old, new) in mine {
-        // Who this attendee replaced or was replaced by...
-        for uri in [old, new].into_iter().flatten() {
-            let row: Option<(i64,)> = sqlx::query_as(
-                "SELECT meeting_id FROM attendees WHERE user_id = $1 AND invitee_uri = $2",
-            )
-            .bind(user.0)
-            .bind(&uri)
-            .fetch_optional(&mut *conn)
-            .await?;
-            linked.extend(row.map(|(id,)| id));
-        }
-        // ...and who names this attendee as their old or new self.
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT meeting_id FROM attendees WHERE user_id = $1 AND old_invitee_uri = $2 \
-             UNION SELECT meeting_id FROM attendees WHERE user_id = $1 AND new_invitee_uri = $2",
+    for uri in [invitee.old_invitee.as_ref(), invitee.new_invitee.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT meeting_id FROM attendees WHERE user_id = $1 AND invitee_uri = $2",
         )
         .bind(user.0)
-        .bind(&invitee)
-        .fetch_all(&mut *conn)
+        .bind(uri.as_str())
+        .fetch_optional(&mut *conn)
         .await?;
-        linked.extend(rows.into_iter().map(|(id,)| id));
+        linked.extend(row.map(|(id,)| id));
     }
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT meeting_id FROM attendees WHERE user_id = $1 AND old_invitee_uri = $2 \
+         UNION SELECT meeting_id FROM attendees WHERE user_id = $1 AND new_invitee_uri = $2",
+    )
+    .bind(user.0)
+    .bind(invitee.uri.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    linked.extend(rows.into_iter().map(|(id,)| id));
     linked.sort_unstable();
     linked.dedup();
     linked.retain(|id| *id != meeting_id);

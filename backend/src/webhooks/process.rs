@@ -49,7 +49,7 @@ pub(super) async fn store_and_process(
         "ignored"
     };
     let attempt = async {
-        let mut tx = state.db.pool().begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, processed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $6) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
@@ -68,9 +68,6 @@ pub(super) async fn store_and_process(
             return Ok::<_, ProcessError>((None, None));
         };
         let seq = apply(&mut tx, user, envelope, now).await?;
-        if let Some(seq) = seq {
-            state.live.announce(&mut tx, state.db.kind(), user, seq).await?;
-        }
         tx.commit().await?;
         Ok((Some(id), seq))
     }
@@ -182,7 +179,7 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
         let now = state.clock.now_ms();
         let result: Result<Option<i64>, ProcessError> = async {
             let envelope: WebhookEnvelope = serde_json::from_str(&body)?;
-            let mut tx = state.db.pool().begin().await?;
+            let mut tx = state.db.begin_write().await?;
             let seq = apply(&mut tx, user, &envelope, now).await?;
             sqlx::query(
                 "UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL WHERE id = $3",
@@ -192,9 +189,6 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            if let Some(seq) = seq {
-                state.live.announce(&mut tx, state.db.kind(), user, seq).await?;
-            }
             tx.commit().await?;
             Ok(seq)
         }
