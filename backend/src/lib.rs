@@ -11,6 +11,7 @@ pub mod connections;
 pub mod crypto;
 pub mod db;
 pub mod jobs;
+pub mod limits;
 pub mod live;
 pub mod locks;
 pub mod meetings;

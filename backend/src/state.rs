@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::calendly_app::CalendlyApp;
 use crate::config::Settings;
+use crate::limits::CalendlyLimits;
 use crate::live::LiveBus;
 use crate::locks::KeyedLocks;
 use crate::metrics::Metrics;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub locks: KeyedLocks,
     /// Subscription checks and repairs, one at a time per adviser.
     pub subscription_locks: KeyedLocks,
+    /// Calendly's rate limits, per adviser.
+    pub limits: CalendlyLimits,
     /// The built-in Calendly simulator when running in sandbox mode.
     pub sandbox: Option<calendly_sim::Simulator>,
 }
@@ -50,6 +53,7 @@ impl AppState {
             live: LiveBus::default(),
             locks: KeyedLocks::default(),
             subscription_locks: KeyedLocks::default(),
+            limits: CalendlyLimits::default(),
             sandbox,
         }
     }

@@ -66,15 +66,34 @@ where
     F: Fn(AccessToken) -> Fut,
     Fut: Future<Output = Result<T, calendly::Error>>,
 {
+    if let Some(reset_secs) = state.limits.wait_secs(user.0, state.clock.now_ms()) {
+        return Err(calendly::Error::RateLimited { reset_secs }.into());
+    }
     let token = access_token(state, user).await?;
     let used = token.expose_secret().to_owned();
-    match call(token).await {
+    let result = match call(token).await {
         Err(calendly::Error::Unauthorized { .. }) => {
             let token = refresh(state, user, Some(&used)).await?;
-            Ok(call(token).await?)
+            call(token).await
         }
-        other => Ok(other?),
+        other => other,
+    };
+    if let Err(calendly::Error::RateLimited { reset_secs }) = &result {
+        state
+            .limits
+            .rate_limited(user.0, state.clock.now_ms(), *reset_secs);
+        state.metrics.inc(
+            "calendly_rate_limited_total",
+            "Calendly 429 answers (calls then wait for the reset).",
+            &[],
+        );
+        tracing::warn!(
+            user_id = user.0,
+            reset_secs,
+            "Calendly rate limit reached; backing off"
+        );
     }
+    Ok(result?)
 }
 
 fn check_status(status: &str) -> Result<(), TokenError> {
@@ -136,6 +155,14 @@ async fn refresh_on(
         if still_good && rejected != Some(current.as_str()) {
             return Ok(AccessToken::new(current));
         }
+    }
+    if let Err(wait) = state.limits.take_token_request(user.0, now) {
+        tracing::warn!(
+            user_id = user.0,
+            wait,
+            "token request limit reached (8 per minute); waiting"
+        );
+        return Err(calendly::Error::RateLimited { reset_secs: wait }.into());
     }
     let refresh_token = RefreshToken::new(key.decrypt(
         &refresh_enc.ok_or(TokenError::NotConnected)?,

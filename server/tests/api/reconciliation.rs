@@ -108,3 +108,69 @@ on_both_databases! {
         assert!(backend::jobs::claim_due_connections(&app.state).await.unwrap().is_empty());
     }
 }
+
+/// Calendly's 429: no more calls for that adviser until X-RateLimit-Reset has passed.
+async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers::TestDb) {
+    let sim_config = calendly_sim::SimConfig {
+        retry_base: std::time::Duration::from_millis(100),
+        rate_limit_per_minute: 12,
+        ..calendly_sim::SimConfig::default()
+    };
+    let app = crate::helpers::spawn_app_with(db, sim_config, |_| {}).await;
+    let cal = app.calendly_user("Wes Host", None);
+    let adviser = app.new_adviser().await;
+    app.connect(&adviser, &cal).await;
+    app.initial_sync_done().await;
+    for _ in 0..4 {
+        app.book(&cal, "Someone");
+    }
+    // Each sync lists events and each event's invitees: the limit is hit within a few rounds.
+    let mut limited = false;
+    for _ in 0..10 {
+        if let Err(backend::connections::TokenError::Calendly(calendly::Error::RateLimited {
+            ..
+        })) = backend::sync::sync_connection(&app.state, adviser_id(1)).await
+        {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the simulator's limit was reached");
+    let metric = |text: &str| text.lines().any(|l| l == "calendly_rate_limited_total 1");
+    // Further attempts fail fast without calling Calendly (the 429 count stays at one).
+    for _ in 0..3 {
+        assert!(backend::sync::sync_connection(&app.state, adviser_id(1))
+            .await
+            .is_err());
+    }
+    assert!(metric(&app.get("/metrics").await.text().await.unwrap()));
+    let status = app.connection_status(&adviser).await;
+    assert!(
+        status["last_sync_result"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit"),
+        "{status}"
+    );
+    // After the reset, syncing works again.
+    app.clock.advance(std::time::Duration::from_secs(61));
+    app.sim.advance_clock(chrono::Duration::seconds(61));
+    assert!(backend::sync::sync_connection(&app.state, adviser_id(1))
+        .await
+        .is_ok());
+}
+
+mod a_rate_limited_adviser_is_left_alone_until_the_reset {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_rate_limited_adviser_is_left_alone_until_the_reset(crate::helpers::TestDb::Sqlite)
+            .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::a_rate_limited_adviser_is_left_alone_until_the_reset(
+            crate::helpers::TestDb::Postgres,
+        )
+        .await;
+    }
+}
