@@ -24,12 +24,25 @@ for db in "${databases[@]}"; do
     LEPTOS_SITE_ROOT="$PWD/target/site" RUST_LOG="${RUST_LOG:-warn}" \
     "$CARGO_TARGET_DIR/release/server" > "$data/server.log" 2>&1 &
   pid=$!
+  second=""
+  if [ "$db" = postgres ]; then
+    # A second instance on the same database: live changes must cross instances.
+    DATABASE_URL="$url" APP_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$((port + 1))" APP_PUBLIC_URL="http://127.0.0.1:$((port + 1))" \
+      LEPTOS_SITE_ROOT="$PWD/target/site" RUST_LOG="${RUST_LOG:-warn}" \
+      "$CARGO_TARGET_DIR/release/server" > "$data/server2.log" 2>&1 &
+    second=$!
+  fi
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   if ! curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
     echo "server did not become healthy:"; cat "$data/server.log"; kill $pid 2>/dev/null; rc=1; continue
   fi
-  (cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" E2E_SIM_URL="http://127.0.0.1:$((port + 100))" npx playwright test) || { rc=1; tail -n 50 "$data/server.log"; }
-  kill $pid 2>/dev/null; wait $pid 2>/dev/null
+  second_url=""
+  if [ -n "$second" ]; then
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$((port + 1))/healthz" >/dev/null && break; sleep 0.2; done
+    second_url="http://127.0.0.1:$((port + 1))"
+  fi
+  (cd end2end && E2E_BASE_URL="http://127.0.0.1:$port" E2E_SIM_URL="http://127.0.0.1:$((port + 100))" E2E_SECOND_URL="$second_url" npx playwright test) || { rc=1; tail -n 50 "$data/server.log"; }
+  kill $pid $second 2>/dev/null; wait $pid $second 2>/dev/null
   [ "$db" = postgres ] && psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $name" >/dev/null
 done
 exit $rc

@@ -123,3 +123,18 @@ test("the sandbox page books a meeting that shows up on Meetings", async ({ page
   await page.goto("/meetings");
   await expect(page.getByText("Sam Sandbox")).toBeVisible();
 });
+
+test("a booking received by one server instance appears live on a page served by another", async ({ page, request }) => {
+  const second = process.env.E2E_SECOND_URL;
+  test.skip(!second, "needs a second instance on the same PostgreSQL (scripts/e2e.sh postgres)");
+  await signUp(page, uniqueEmail());
+  const calendlyEmail = uniqueEmail("host");
+  await connectCalendly(page, calendlyEmail); // on instance A: the webhook URL points at A
+  const host = await calendlyUserUri(request, calendlyEmail);
+  // Session cookies are per host, not per port: the same sign-in works on instance B.
+  await page.goto(`${second}/meetings`);
+  await expect(page.getByRole("heading", { name: "Meetings" })).toBeVisible();
+  await expect(page.getByText("Live", { exact: true })).toBeVisible();
+  await book(request, host, "Cross-instance review", "Ivy Instance");
+  await expect(page.getByText("Ivy Instance")).toBeVisible();
+});
