@@ -117,7 +117,7 @@ fn Meeting(m: MeetingView) -> impl IntoView {
             </ul>
             <p class="meta">
                 {m.location.clone().map(|l| format!("{l} · "))}
-                {m.join_url.clone().map(|url| view! { <a href=url target="_blank" rel="noopener">"Join link"</a> " · " })}
+                {m.join_url.clone().filter(|_| !m.canceled).map(|url| view! { <a href=url target="_blank" rel="noopener">"Join link"</a> " · " })}
                 {format!("From {}", m.source)}
             </p>
         </li>
