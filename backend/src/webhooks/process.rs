@@ -43,6 +43,15 @@ pub(super) async fn store_and_process(
 
     // Whether the event changes meetings is known from its name; the row is inserted with its
     // final status, since it commits (or not) together with the change it describes.
+    let delivery = NewDelivery {
+        user,
+        subscription_id: subscription.id,
+        event: &envelope.event,
+        key: &key,
+        signature_t,
+        now,
+        body,
+    };
     let status = if InviteeChange::from_event(&envelope.event).is_some() {
         "processed"
     } else {
@@ -50,21 +59,8 @@ pub(super) async fn store_and_process(
     };
     let attempt = async {
         let mut tx = state.db.begin_write().await?;
-        let inserted: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, processed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $6) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
-        )
-        .bind(user.0)
-        .bind(subscription.id)
-        .bind(&envelope.event)
-        .bind(&key)
-        .bind(signature_t)
-        .bind(now)
-        .bind(body)
-        .bind(status)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id,)) = inserted else {
+        let inserted = delivery.insert(&mut tx, status, None).await?;
+        let Some(id) = inserted else {
             return Ok::<_, ProcessError>((None, None));
         };
         let seq = apply(&mut tx, user, envelope, now).await?;
@@ -95,23 +91,17 @@ pub(super) async fn store_and_process(
         Err(err) => {
             // Keep the delivery (it verified); a worker retries applying it.
             tracing::warn!(error = %err, "applying a delivery failed; stored for retry");
-            let stored: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
-                "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
-            )
-            .bind(user.0)
-            .bind(subscription.id)
-            .bind(&envelope.event)
-            .bind(&key)
-            .bind(signature_t)
-            .bind(now)
-            .bind(body)
-            .bind(err.to_string())
-            .fetch_optional(state.db.pool())
-            .await;
+            let stored = match state.db.pool().acquire().await {
+                Ok(mut conn) => {
+                    delivery
+                        .insert(&mut conn, "failed", Some(&err.to_string()))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             match stored {
                 Ok(row) => Ok(Receipt {
-                    delivery_id: row.map(|(id,)| id),
+                    delivery_id: row,
                     duplicate: false,
                     user_id: user.0,
                     change_seq: None,
@@ -119,6 +109,48 @@ pub(super) async fn store_and_process(
                 Err(e) => Err(Rejection::Unavailable(e)),
             }
         }
+    }
+}
+
+/// A verified delivery about to be stored.
+struct NewDelivery<'a> {
+    user: AdviserId,
+    subscription_id: i64,
+    event: &'a str,
+    key: &'a str,
+    signature_t: i64,
+    now: i64,
+    body: &'a str,
+}
+
+impl NewDelivery<'_> {
+    /// Inserts the delivery unless it is already stored (same natural key): its id, or `None`
+    /// for a duplicate.
+    async fn insert(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let processed_at = (status != "failed").then_some(self.now);
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, \
+                 processed_at, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
+        )
+        .bind(self.user.0)
+        .bind(self.subscription_id)
+        .bind(self.event)
+        .bind(self.key)
+        .bind(self.signature_t)
+        .bind(self.now)
+        .bind(self.body)
+        .bind(status)
+        .bind(processed_at)
+        .bind(error)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.map(|(id,)| id))
     }
 }
 

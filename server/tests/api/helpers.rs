@@ -107,10 +107,26 @@ pub async fn spawn_app_with(
     let sim = Simulator::start(sim_config)
         .await
         .expect("start the Calendly simulator");
+    let dir = temp_dir();
+    let mut vars = app_vars(&sim, fresh_database(db, &dir).await, &dir);
+    tweak(&mut vars);
+    start_instance(vars, sim).await
+}
+
+fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("advicly-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut vars: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), fresh_database(db, &dir).await),
+    dir
+}
+
+/// The environment of a test instance: port 0, the simulator as Calendly.
+fn app_vars(
+    sim: &Simulator,
+    database_url: String,
+    dir: &std::path::Path,
+) -> HashMap<String, String> {
+    HashMap::from([
+        ("DATABASE_URL".into(), database_url),
         ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
         ("APP_PUBLIC_URL".into(), "http://127.0.0.1:0".into()),
         ("APP_DATA_DIR".into(), dir.display().to_string()),
@@ -129,8 +145,11 @@ pub async fn spawn_app_with(
         ),
         ("CALENDLY_AUTH_URL".into(), sim.base_url()),
         ("CALENDLY_API_URL".into(), sim.base_url()),
-    ]);
-    tweak(&mut vars);
+    ])
+}
+
+/// Builds and starts the real server from `vars`.
+async fn start_instance(vars: HashMap<String, String>, sim: Simulator) -> TestApp {
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
     let clock = Clock::default();
     let app = Application::build_with_clock(settings, clock.clone())
@@ -462,54 +481,9 @@ impl TestApp {
     /// Another server instance on the same database and the same Calendly (PostgreSQL: the
     /// several-instances deployment).
     pub async fn second_instance(&self) -> TestApp {
-        let dir = std::env::temp_dir().join(format!("advicly-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let vars: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), self.state.db.url().to_owned()),
-            ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
-            ("APP_PUBLIC_URL".into(), "http://127.0.0.1:0".into()),
-            ("APP_DATA_DIR".into(), dir.display().to_string()),
-            (
-                "APP_ENCRYPTION_KEY".into(),
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-            ),
-            (
-                "CALENDLY_CLIENT_ID".into(),
-                self.sim.config().client_id.clone(),
-            ),
-            (
-                "CALENDLY_CLIENT_SECRET".into(),
-                self.sim.config().client_secret.clone(),
-            ),
-            (
-                "CALENDLY_WEBHOOK_SIGNING_KEY".into(),
-                self.sim.config().webhook_signing_key.clone(),
-            ),
-            ("CALENDLY_AUTH_URL".into(), self.sim.base_url()),
-            ("CALENDLY_API_URL".into(), self.sim.base_url()),
-        ]);
-        let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings");
-        let clock = Clock::default();
-        let app = Application::build_with_clock(settings, clock.clone())
-            .await
-            .expect("build the second instance");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        let state = app.state().clone();
-        tokio::spawn(app.run_until_stopped());
-        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-        let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        TestApp {
-            address,
-            state,
-            clock,
-            sim: self.sim.clone(),
-            client,
-            jar,
-        }
+        let dir = temp_dir();
+        let vars = app_vars(&self.sim, self.state.db.url().to_owned(), &dir);
+        start_instance(vars, self.sim.clone()).await
     }
 
     /// Opens `/api/meetings/stream` for `adviser` (optionally resuming after `last_event_id`).
