@@ -25,3 +25,12 @@ on_both_databases! {
         assert_eq!(response.status(), 503);
     }
 }
+
+on_both_databases! {
+    async fn pages_carry_basic_security_headers(app) {
+        let response = app.get("/login").await;
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        assert_eq!(response.headers()["referrer-policy"], "same-origin");
+    }
+}
