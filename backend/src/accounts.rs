@@ -159,13 +159,20 @@ pub async fn sign_in(
         return Err(AccountError::InvalidCredentials);
     };
     let now = clock.now_ms();
-    let (recent_failures,): (i64,) =
+    // The attempt is recorded before the password is checked, so parallel guesses count too;
+    // a success removes the record.
+    sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
+        .bind(email.as_str())
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    let (recent,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1 AND at > $2")
             .bind(email.as_str())
             .bind(now - THROTTLE_WINDOW_MS)
             .fetch_one(db.pool())
             .await?;
-    if recent_failures >= MAX_FAILURES {
+    if recent > MAX_FAILURES {
         return Err(AccountError::Throttled);
     }
 
@@ -190,15 +197,17 @@ pub async fn sign_in(
                 email: email.0,
             })
         }
-        _ => {
-            sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
-                .bind(email.as_str())
-                .bind(now)
-                .execute(db.pool())
-                .await?;
-            Err(AccountError::InvalidCredentials)
-        }
+        _ => Err(AccountError::InvalidCredentials),
     }
+}
+
+/// Forgets failed sign-ins older than the throttling window (run periodically).
+pub async fn purge_old_failures(db: &Db, clock: &Clock) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
+        .bind(clock.now_ms() - THROTTLE_WINDOW_MS)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

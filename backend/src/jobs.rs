@@ -24,6 +24,7 @@ pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
     connections::run_cleanup_jobs(state).await?;
     crate::webhooks::process_pending(state).await?;
     crate::sessions::purge_expired(&state.db, &state.clock).await?;
+    crate::accounts::purge_old_failures(&state.db, &state.clock).await?;
     for user in claim_due_connections(state).await? {
         reconcile(state, user).await;
     }

@@ -96,3 +96,40 @@ pub async fn guard_pages(State(state): State<AppState>, request: Request, next: 
         _ => next.run(request).await,
     }
 }
+
+/// Refuses cross-site state-changing requests (CSRF): a POST to `/api/…` (server functions,
+/// connect, disconnect) must come from our own pages. Browsers send `Origin` (and
+/// `Sec-Fetch-Site`) on such requests; requests without them (non-browser clients) carry no
+/// ambient cookies worth forging. Calendly's webhooks are exempt: they are authenticated by
+/// signature, not by cookie.
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let state_changing = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if state_changing && path.starts_with("/api/") && !path.starts_with("/api/calendly/webhook") {
+        let headers = request.headers();
+        let cross_site =
+            headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+        if cross_site || !same_origin(headers.get(http::header::ORIGIN), &state) {
+            tracing::warn!(security_event = true, path, "cross-site request refused");
+            return (http::StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// True when `Origin` is absent or is this app's own origin.
+fn same_origin(origin: Option<&http::HeaderValue>, state: &AppState) -> bool {
+    let Some(origin) = origin.and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let ours = state.settings.public_url.origin().ascii_serialization();
+    let listen = format!("http://{}", state.settings.site_addr);
+    origin == ours || origin == listen
+}

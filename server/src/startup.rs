@@ -147,6 +147,10 @@ pub fn router(state: AppState) -> Router {
             middleware::guard_pages,
         ))
         .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state,
             middleware::track_requests,
         ))

@@ -29,10 +29,9 @@ pub fn use_live_meetings(on_change: impl Fn() + Clone + 'static) -> ReadSignal<L
         let on_change_event = Closure::<dyn Fn(web_sys::Event)>::new(move |_| changed());
         let refetch = on_change.clone();
         let on_ready = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
-            // After a reconnect, refetch too: cheap, and covers anything the log cannot replay.
-            if state.get_untracked() == LiveState::Reconnecting {
-                refetch();
-            }
+            // The stream starts from "now": refetch once so a change made between loading the
+            // list and opening the stream (or while reconnecting) is not missed.
+            refetch();
             set_state.set(LiveState::Live);
         });
         let on_error =

@@ -75,20 +75,23 @@ pub async fn list_meetings(past_page: i64) -> Result<MeetingsView, AppError> {
     let tz = timezone.as_str();
     let to_view = |m: backend::meetings::MeetingRow| {
         let canceled = m.status == "canceled";
-        let cancel_note = canceled.then(|| {
-            let who = match (m.canceler_type.as_deref(), m.canceled_by.as_deref()) {
-                (Some("host"), _) => "by you".to_owned(),
-                (_, Some(name)) if !name.is_empty() => format!("by {name}"),
-                _ => String::new(),
-            };
-            let reason = m
-                .cancel_reason
-                .as_deref()
-                .filter(|r| !r.is_empty())
-                .map(|r| format!(": “{r}”"))
-                .unwrap_or_default();
-            format!("Canceled {who}{reason}").trim().to_owned()
-        });
+        // Worded without "Canceled": the tag already says it, once.
+        let cancel_note = canceled
+            .then(|| {
+                let who = match (m.canceler_type.as_deref(), m.canceled_by.as_deref()) {
+                    (Some("host"), _) => Some("you".to_owned()),
+                    (_, Some(name)) if !name.is_empty() => Some(name.to_owned()),
+                    _ => None,
+                };
+                let reason = m.cancel_reason.as_deref().filter(|r| !r.is_empty());
+                match (who, reason) {
+                    (Some(who), Some(reason)) => format!("Called off by {who}: “{reason}”"),
+                    (Some(who), None) => format!("Called off by {who}"),
+                    (None, Some(reason)) => format!("Reason: “{reason}”"),
+                    (None, None) => String::new(),
+                }
+            })
+            .filter(|note| !note.is_empty());
         MeetingView {
             id: m.id,
             title: m.title,

@@ -73,6 +73,26 @@ mod server {
             .ok_or_else(|| AppError::Invalid("That time does not exist in this timezone.".into()))
     }
 
+    /// Only bookings with this adviser's own Calendly account may be changed from their page.
+    pub async fn owns_invitee(
+        state: &backend::AppState,
+        adviser: AdviserId,
+        invitee: &str,
+    ) -> Result<(), AppError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM attendees WHERE user_id = $1 AND invitee_uri = $2",
+        )
+        .bind(adviser.0)
+        .bind(invitee)
+        .fetch_one(state.db.pool())
+        .await
+        .map_err(AppError::internal)?;
+        if n == 0 {
+            return Err(AppError::NotFound);
+        }
+        Ok(())
+    }
+
     pub fn sim_error(err: calendly_sim::SimError) -> AppError {
         AppError::Invalid(format!("The sandbox Calendly refused: {err}"))
     }
@@ -204,6 +224,7 @@ pub async fn sandbox_cancel(invitee: String, reason: String) -> Result<(), AppEr
     let host = server::host(&state, adviser.id)
         .await?
         .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
+    server::owns_invitee(&state, adviser.id, &invitee).await?;
     let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
     host.sim
         .cancel(&invitee, calendly_sim::Canceler::Invitee, reason)
@@ -218,6 +239,7 @@ pub async fn sandbox_reschedule(invitee: String, start: String) -> Result<(), Ap
     let host = server::host(&state, adviser.id)
         .await?
         .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
+    server::owns_invitee(&state, adviser.id, &invitee).await?;
     let new_start = server::parse_local(&start, &host.timezone)?;
     host.sim
         .reschedule(&invitee, new_start)

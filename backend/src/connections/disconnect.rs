@@ -18,15 +18,45 @@ const INLINE_CLEANUP_BUDGET: Duration = Duration::from_secs(8);
 
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
 pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
+    let job_id = disconnect_locally(state, user).await?;
+    if let Some(id) = job_id {
+        match tokio::time::timeout(INLINE_CLEANUP_BUDGET, run_job(state, id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "remote clean-up failed; will retry in the background")
+            }
+            Err(_) => {
+                tracing::warn!("Calendly is slow; remote clean-up continues in the background")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The local half, in one transaction; the clean-up job's id if there is remote work to do.
+/// Waits for a subscription check or token refresh of this adviser in progress (in this
+/// process: their locks; across instances: the row lock a refresh holds on PostgreSQL), so the
+/// tokens and subscription it hands to the clean-up job are the latest ones.
+async fn disconnect_locally(state: &AppState, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
+    let subscription_lock = state.subscription_locks.for_key(user.0);
+    let _subscription_guard = subscription_lock.lock().await;
+    let token_lock = state.locks.for_key(user.0);
+    let _token_guard = token_lock.lock().await;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin_write().await?;
-    let row: Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)> =
-        sqlx::query_as("SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let lock_clause = if state.db.kind() == crate::db::DbKind::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row: Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(&format!(
+        "SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1{lock_clause}"
+    ))
+    .bind(user.0)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some((status, access, refresh)) = row else {
-        return Ok(());
+        return Ok(None);
     };
     let subscription: Option<(Option<String>,)> = sqlx::query_as(
         "SELECT subscription_uri FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1",
@@ -68,19 +98,7 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
         .await?;
     tx.commit().await?;
     tracing::info!("Calendly disconnected locally");
-
-    if let Some(id) = job_id {
-        match tokio::time::timeout(INLINE_CLEANUP_BUDGET, run_job(state, id)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "remote clean-up failed; will retry in the background")
-            }
-            Err(_) => {
-                tracing::warn!("Calendly is slow; remote clean-up continues in the background")
-            }
-        }
-    }
-    Ok(())
+    Ok(job_id)
 }
 
 /// Retries due clean-up jobs (called by the background scheduler).
@@ -119,6 +137,18 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
     let Some((subscription_uri, access, refresh, attempts)) = job else {
         return Ok(());
     };
+    // Claim the attempt (the inline run and the background loop, or two instances, must not run
+    // the same job at once); a crash mid-attempt leaves it due again in a minute.
+    let now = state.clock.now_ms();
+    let claimed = sqlx::query("UPDATE calendly_cleanup_jobs SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at <= $3")
+        .bind(now + 60_000)
+        .bind(id)
+        .bind(now)
+        .execute(state.db.pool())
+        .await?;
+    if claimed.rows_affected() != 1 {
+        return Ok(());
+    }
     let key = &state.settings.encryption_key;
     let access = access
         .and_then(|a| key.decrypt(&a, "access_token").ok())
@@ -127,7 +157,7 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
         .and_then(|r| key.decrypt(&r, "refresh_token").ok())
         .map(RefreshToken::new);
 
-    match clean_up_remote(state, subscription_uri.as_deref(), access, refresh).await {
+    match clean_up_remote(state, id, subscription_uri.as_deref(), access, refresh).await {
         Ok(()) => {
             sqlx::query("DELETE FROM calendly_cleanup_jobs WHERE id = $1")
                 .bind(id)
@@ -161,6 +191,7 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
 
 async fn clean_up_remote(
     state: &AppState,
+    job: i64,
     subscription_uri: Option<&str>,
     access: Option<AccessToken>,
     refresh: Option<RefreshToken>,
@@ -182,6 +213,15 @@ async fn clean_up_remote(
             if let Some(rt) = refresh.take() {
                 match state.calendly.oauth.refresh(&rt).await {
                     Ok(tokens) => {
+                        // The old refresh token is spent: keep the rotated pair with the job so
+                        // a later retry can still finish (and revoke them).
+                        let key = &state.settings.encryption_key;
+                        sqlx::query("UPDATE calendly_cleanup_jobs SET access_token_enc = $1, refresh_token_enc = $2 WHERE id = $3")
+                            .bind(key.encrypt(tokens.access_token.expose_secret(), "access_token"))
+                            .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
+                            .bind(job)
+                            .execute(state.db.pool())
+                            .await?;
                         match api
                             .delete_webhook_subscription(&tokens.access_token, &uri)
                             .await

@@ -122,6 +122,14 @@ pub async fn finish_connect(
         .get_current_user(&tokens.access_token)
         .await
         .map_err(ConnectError::Unavailable)?;
+    // Reconnecting with a different Calendly account: the old account's subscription and grant
+    // are cleaned up exactly as a disconnect would, so its deliveries stop reaching this adviser.
+    if let Some(previous) = super::store::load(&state.db, user).await? {
+        let active = previous.status != super::store::ConnectionStatus::Disconnected;
+        if active && previous.calendly_user_uri != tokens.owner.as_str() {
+            super::disconnect::disconnect(state, user).await?;
+        }
+    }
     store_connection(state, user, &tokens, &me).await?;
     tracing::info!(calendly_user = %tokens.owner, "Calendly connected");
 

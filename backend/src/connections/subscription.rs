@@ -174,7 +174,7 @@ pub async fn ensure_subscription(
         } else if ours {
             // Same URL but unusable: must go first, or creating would conflict.
             delete_remote(state, user, &sub.uri).await?;
-        } else if sub.callback_url.starts_with(&our_prefix) {
+        } else if is_ours(state, user, &our_prefix, &sub.callback_url).await? {
             stale.push(sub.uri);
         }
     }
@@ -211,7 +211,7 @@ pub async fn ensure_subscription(
             Err(e) => return refused(state, user, e, now).await,
         },
     };
-    save_local(
+    let saved = save_local(
         state,
         user,
         &connection,
@@ -222,6 +222,9 @@ pub async fn ensure_subscription(
         now,
     )
     .await?;
+    if !saved {
+        return Err(TokenError::NotConnected);
+    }
     store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
     if broken {
         state.metrics.inc(
@@ -236,6 +239,29 @@ pub async fn ensure_subscription(
         }
     }
     Ok(LiveUpdates::Active)
+}
+
+/// A subscription of this Calendly user pointing at one of *this adviser's* route tokens (past or
+/// present). Another adviser may have connected the same Calendly account; theirs are not ours
+/// to delete.
+async fn is_ours(
+    state: &AppState,
+    user: AdviserId,
+    prefix: &str,
+    callback_url: &str,
+) -> Result<bool, sqlx::Error> {
+    let Some(token) = callback_url
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return Ok(false);
+    };
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calendly_webhook_subscriptions WHERE user_id = $1 AND route_token = $2")
+        .bind(user.0)
+        .bind(token)
+        .fetch_one(state.db.pool())
+        .await?;
+    Ok(n > 0)
 }
 
 /// Calendly said no for a reason that retrying will not fix: record it for the page.
@@ -385,8 +411,17 @@ async fn save_local(
     remote: &WebhookSubscription,
     local: Option<&SubscriptionRow>,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let mut tx = state.db.begin_write().await?;
+    // Disconnected (by another instance) while Calendly was being asked: record nothing active.
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM calendar_connections WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_one(&mut *tx)
+            .await?;
+    if status != "connected" {
+        return Ok(false);
+    }
     match local {
         Some(l) => {
             sqlx::query(
@@ -426,5 +461,6 @@ async fn save_local(
             .await?;
         }
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }

@@ -177,9 +177,9 @@ async fn refresh_on(
     };
     match state.calendly.oauth.refresh(&refresh_token).await {
         Ok(tokens) => {
-            sqlx::query(
+            let saved = sqlx::query(
                 "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4 \
-                 WHERE user_id = $5",
+                 WHERE user_id = $5 AND status = 'connected'",
             )
             .bind(key.encrypt(tokens.access_token.expose_secret(), "access_token"))
             .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
@@ -188,6 +188,20 @@ async fn refresh_on(
             .bind(user.0)
             .execute(&mut *conn)
             .await?;
+            if saved.rows_affected() != 1 {
+                // Disconnected meanwhile: these fresh tokens must not outlive the connection.
+                let _ = state
+                    .calendly
+                    .oauth
+                    .revoke(tokens.refresh_token.expose_secret())
+                    .await;
+                let _ = state
+                    .calendly
+                    .oauth
+                    .revoke(tokens.access_token.expose_secret())
+                    .await;
+                return Err(TokenError::NotConnected);
+            }
             outcome("ok");
             Ok(tokens.access_token)
         }

@@ -177,6 +177,16 @@ pub async fn apply_invitee(
 
     let mut touched = vec![meeting_id];
     touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
+    // Change sequence numbers are handed out at insert time; on PostgreSQL, two transactions for
+    // one adviser could commit them out of order and a live stream that already moved past the
+    // later one would never send the earlier. Serialising this last step per adviser makes
+    // sequence order equal commit order. (SQLite's single writer already does.)
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(1634, ($1 % 2147483647)::int)")
+            .bind(user.0)
+            .execute(&mut *conn)
+            .await?;
+    }
     let mut seq = 0;
     for id in &touched {
         seq = seq.max(refresh_meeting(conn, user, *id, now_ms).await?);

@@ -164,6 +164,16 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
     ) || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
 }
 
+impl ProcessError {
+    /// What the Calendar Connections page may show (details go to the log).
+    fn reason(&self) -> &'static str {
+        match self {
+            ProcessError::Database(_) => "could not be saved yet",
+            ProcessError::Payload(_) => "payload not understood",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 enum ProcessError {
     #[error(transparent)]
@@ -233,8 +243,9 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
                 }
             }
             Err(err) => {
+                tracing::warn!(delivery = id, error = %err, "re-applying a stored delivery failed");
                 sqlx::query("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, error = $1 WHERE id = $2")
-                    .bind(err.to_string())
+                    .bind(err.reason())
                     .bind(id)
                     .execute(state.db.pool())
                     .await?;

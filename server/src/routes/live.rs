@@ -24,6 +24,9 @@ struct Cursor {
     state: AppState,
     user: AdviserId,
     signals: Receiver<LiveSignal>,
+    /// The session the stream was opened with; re-checked on the periodic catch-up, so a
+    /// stream ends soon after sign-out or expiry.
+    session_token: String,
     /// The last change sequence sent (or the client's Last-Event-ID).
     seen: Option<i64>,
     started: bool,
@@ -47,6 +50,7 @@ pub async fn stream(
         signals: state.live.subscribe(),
         state,
         user: who.adviser.id,
+        session_token: who.session_token,
         seen,
         started: false,
     };
@@ -85,7 +89,16 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
     loop {
         let wake = match tokio::time::timeout(CATCH_UP_EVERY, c.signals.recv()).await {
             Ok(Ok(LiveSignal::Changed { user_id, .. })) => user_id == c.user.0,
-            Ok(Ok(LiveSignal::Resync)) | Ok(Err(RecvError::Lagged(_))) | Err(_) => true,
+            Ok(Ok(LiveSignal::Resync)) | Ok(Err(RecvError::Lagged(_))) => true,
+            Err(_) => {
+                let still_signed_in =
+                    backend::sessions::adviser_for(&c.state.db, &c.state.clock, &c.session_token)
+                        .await;
+                if !matches!(still_signed_in, Ok(Some(ref a)) if a.id == c.user) {
+                    return None;
+                }
+                true
+            }
             Ok(Err(RecvError::Closed)) => return None,
         };
         if wake {

@@ -69,13 +69,3 @@ impl FromRequestParts<ServerState> for SignedIn {
         }
     }
 }
-
-/// Rejects cross-site form posts: when a browser sends `Origin`, it must be our own.
-pub fn same_origin(parts_origin: Option<&http::HeaderValue>, app: &AppState) -> bool {
-    let Some(origin) = parts_origin.and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let ours = app.settings.public_url.origin().ascii_serialization();
-    let listen = format!("http://{}", app.settings.site_addr);
-    origin == ours || origin == listen
-}

@@ -154,3 +154,35 @@ async fn session_cookie_value(app: &crate::helpers::TestApp) -> String {
         .expect("session cookie")
         .to_owned()
 }
+
+on_both_databases! {
+    async fn a_cross_site_form_post_is_refused(app) {
+        app.sign_up("ann@example.com", PASSWORD).await;
+        // Login CSRF: another site posting our sign-in form with its own credentials.
+        let forged = browser()
+            .post(app.url("/api/sign_in"))
+            .header("origin", "https://evil.example")
+            .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert!(set_cookies(&forged).is_empty(), "no session is handed out");
+        let fetch_metadata = browser()
+            .post(app.url("/api/calendly/connect"))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fetch_metadata.status(), 403);
+        // The same request from our own page is fine.
+        let ours = browser()
+            .post(app.url("/api/sign_in"))
+            .header("origin", app.address.as_str())
+            .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert!(succeeded(&ours), "{}", ours.status());
+    }
+}

@@ -287,3 +287,33 @@ on_both_databases! {
         assert_eq!(tokens, 0, "the connection's stored tokens are purged at once");
     }
 }
+
+on_both_databases! {
+    async fn two_advisers_sharing_one_calendly_account_keep_each_others_subscriptions(app) {
+        let cal = app.calendly_user("Shared Host", None);
+        let (ann, bob) = (app.new_adviser().await, app.new_adviser().await);
+        app.connect(&ann, &cal).await;
+        app.connect(&bob, &cal).await;
+        assert_eq!(app.active_subscriptions_of(&cal).len(), 2);
+        for id in [1, 2] {
+            backend::connections::ensure_subscription(&app.state, backend::accounts::AdviserId(id)).await.unwrap();
+        }
+        assert_eq!(app.active_subscriptions_of(&cal).len(), 2, "neither deleted the other's");
+    }
+}
+
+on_both_databases! {
+    async fn reconnecting_with_another_calendly_account_retires_the_old_ones_subscription(app) {
+        let (old_cal, new_cal) = (app.calendly_user("Old Account", None), app.calendly_user("New Account", None));
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &old_cal).await;
+        app.connect(&adviser, &new_cal).await;
+        assert!(app.active_subscriptions_of(&old_cal).is_empty(), "the old account's subscription is deleted");
+        assert_eq!(app.active_subscriptions_of(&new_cal).len(), 1);
+        let status = app.connection_status(&adviser).await;
+        assert_eq!(status["calendly_email"], new_cal.email.as_str());
+        app.book(&old_cal, "Old Client");
+        app.deliveries_settle().await;
+        assert!(upcoming(&app.meetings(&adviser).await).is_empty(), "the old account's bookings no longer arrive");
+    }
+}
