@@ -76,7 +76,7 @@ pub async fn apply_invitee(
         (None, Some(kind)) => Some(describe_location_kind(&kind)),
         (None, None) => None,
     };
-    let (meeting_id,): (i64,) = sqlx::query_as(
+    let (meeting_id, meeting_status): (i64, String) = sqlx::query_as(
         "INSERT INTO meetings (user_id, event_uri, title, start_at, end_at, location, join_url, event_type_uri, status, source, \
              calendly_updated_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $11) \
@@ -88,7 +88,7 @@ pub async fn apply_invitee(
              join_url = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN COALESCE(excluded.join_url, meetings.join_url) ELSE COALESCE(meetings.join_url, excluded.join_url) END, \
              event_type_uri = COALESCE(meetings.event_type_uri, excluded.event_type_uri), \
              calendly_updated_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.calendly_updated_at ELSE meetings.calendly_updated_at END \
-         RETURNING id",
+         RETURNING id, status",
     )
     .bind(user.0)
     .bind(event.uri.as_str())
@@ -187,9 +187,25 @@ pub async fn apply_invitee(
             .execute(&mut *conn)
             .await?;
     }
+    // The common case — an active invitee, no reschedule links, joining a meeting that is
+    // active — cannot change the meeting's derived state: only the change is recorded.
+    let nothing_to_derive = !canceled
+        && matches!(
+            change,
+            InviteeChange::Created | InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
+        )
+        && invitee.old_invitee.is_none()
+        && invitee.new_invitee.is_none()
+        && touched.len() == 1
+        && meeting_status == "active";
     let mut seq = 0;
     for id in &touched {
-        seq = seq.max(refresh_meeting(conn, user, *id, now_ms).await?);
+        let changed = if nothing_to_derive {
+            record_change(conn, user, *id, now_ms).await?
+        } else {
+            refresh_meeting(conn, user, *id, now_ms).await?
+        };
+        seq = seq.max(changed);
     }
     Ok(Applied { meeting_id, seq })
 }
@@ -302,6 +318,16 @@ async fn refresh_meeting(
     .execute(&mut *conn)
     .await?;
     let _ = changed;
+    record_change(conn, user, meeting_id, now_ms).await
+}
+
+/// Appends to the change log the live stream reads; returns the change's sequence number.
+async fn record_change(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    meeting_id: i64,
+    now_ms: i64,
+) -> Result<i64, sqlx::Error> {
     let (seq,): (i64,) = sqlx::query_as(
         "INSERT INTO meeting_changes (user_id, meeting_id, at) VALUES ($1, $2, $3) RETURNING seq",
     )
