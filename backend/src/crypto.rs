@@ -80,6 +80,12 @@ impl EncryptionKey {
     }
 }
 
+/// The associated data a stored secret is sealed with: what it is and whose it is, so a value
+/// copied into another column or another adviser's row no longer decrypts.
+pub fn secret_context(kind: &str, user_id: i64) -> String {
+    format!("{kind}:{user_id}")
+}
+
 /// A random URL-safe token with `bytes` bytes of entropy.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -115,6 +121,20 @@ mod tests {
             .is_err());
         assert!(key.decrypt(&sealed, "refresh_token").is_err());
         assert!(key.decrypt(&sealed[..5], "access_token").is_err());
+    }
+
+    #[test]
+    fn a_secret_sealed_for_one_adviser_does_not_open_for_another() {
+        let key = EncryptionKey::generate();
+        let sealed = key.encrypt("x", &secret_context("access_token", 1));
+        assert!(key
+            .decrypt(&sealed, &secret_context("access_token", 2))
+            .is_err());
+        assert_eq!(
+            key.decrypt(&sealed, &secret_context("access_token", 1))
+                .unwrap(),
+            "x"
+        );
     }
 
     #[test]

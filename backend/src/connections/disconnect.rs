@@ -11,6 +11,7 @@ use calendly::secrets::{AccessToken, RefreshToken};
 
 use super::store::ConnectionStatus;
 use crate::accounts::AdviserId;
+use crate::crypto::secret_context;
 use crate::AppState;
 
 /// How long the page waits for Calendly before leaving the clean-up to the background job.
@@ -128,13 +129,13 @@ enum CleanupError {
 /// One attempt at a clean-up job. Success (or a definitive "already gone") deletes the job and
 /// with it the last copy of the tokens; a transient failure reschedules it with back-off.
 async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
-    let job: Option<(Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64)> = sqlx::query_as(
-        "SELECT subscription_uri, access_token_enc, refresh_token_enc, attempts FROM calendly_cleanup_jobs WHERE id = $1",
+    let job: Option<(Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64, i64)> = sqlx::query_as(
+        "SELECT subscription_uri, access_token_enc, refresh_token_enc, attempts, user_id FROM calendly_cleanup_jobs WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(state.db.pool())
     .await?;
-    let Some((subscription_uri, access, refresh, attempts)) = job else {
+    let Some((subscription_uri, access, refresh, attempts, user_id)) = job else {
         return Ok(());
     };
     // Claim the attempt (the inline run and the background loop, or two instances, must not run
@@ -151,13 +152,28 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
     }
     let key = &state.settings.encryption_key;
     let access = access
-        .and_then(|a| key.decrypt(&a, "access_token").ok())
+        .and_then(|a| {
+            key.decrypt(&a, &secret_context("access_token", user_id))
+                .ok()
+        })
         .map(AccessToken::new);
     let refresh = refresh
-        .and_then(|r| key.decrypt(&r, "refresh_token").ok())
+        .and_then(|r| {
+            key.decrypt(&r, &secret_context("refresh_token", user_id))
+                .ok()
+        })
         .map(RefreshToken::new);
 
-    match clean_up_remote(state, id, subscription_uri.as_deref(), access, refresh).await {
+    match clean_up_remote(
+        state,
+        id,
+        user_id,
+        subscription_uri.as_deref(),
+        access,
+        refresh,
+    )
+    .await
+    {
         Ok(()) => {
             sqlx::query("DELETE FROM calendly_cleanup_jobs WHERE id = $1")
                 .bind(id)
@@ -192,6 +208,7 @@ async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
 async fn clean_up_remote(
     state: &AppState,
     job: i64,
+    user_id: i64,
     subscription_uri: Option<&str>,
     access: Option<AccessToken>,
     refresh: Option<RefreshToken>,
@@ -217,8 +234,8 @@ async fn clean_up_remote(
                         // a later retry can still finish (and revoke them).
                         let key = &state.settings.encryption_key;
                         sqlx::query("UPDATE calendly_cleanup_jobs SET access_token_enc = $1, refresh_token_enc = $2 WHERE id = $3")
-                            .bind(key.encrypt(tokens.access_token.expose_secret(), "access_token"))
-                            .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
+                            .bind(key.encrypt(tokens.access_token.expose_secret(), &secret_context("access_token", user_id)))
+                            .bind(key.encrypt(tokens.refresh_token.expose_secret(), &secret_context("refresh_token", user_id)))
                             .bind(job)
                             .execute(state.db.pool())
                             .await?;

@@ -8,7 +8,7 @@ use super::error::ConnectError;
 use super::store::LiveUpdates;
 use super::subscription::ensure_subscription;
 use crate::accounts::AdviserId;
-use crate::crypto::sha256_hex;
+use crate::crypto::{secret_context, sha256_hex};
 use crate::AppState;
 
 /// A pending authorization is valid this long (Calendly's codes live 10 minutes).
@@ -46,7 +46,7 @@ pub async fn begin_connect(
     .bind(sha256_hex(&request.state))
     .bind(user.0)
     .bind(sha256_hex(session_token))
-    .bind(state.settings.encryption_key.encrypt(&request.pkce_verifier, "pkce_verifier"))
+    .bind(state.settings.encryption_key.encrypt(&request.pkce_verifier, &secret_context("pkce_verifier", user.0)))
     .bind(now)
     .bind(now + STATE_TTL_MS)
     .execute(state.db.pool())
@@ -102,7 +102,7 @@ pub async fn finish_connect(
     let verifier = state
         .settings
         .encryption_key
-        .decrypt(&verifier_enc, "pkce_verifier")?;
+        .decrypt(&verifier_enc, &secret_context("pkce_verifier", user.0))?;
 
     let tokens = state
         .calendly
@@ -166,8 +166,8 @@ async fn store_connection(
     .bind(&me.name)
     .bind(&me.email)
     .bind(&me.timezone)
-    .bind(key.encrypt(access.expose_secret(), "access_token"))
-    .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
+    .bind(key.encrypt(access.expose_secret(), &secret_context("access_token", user.0)))
+    .bind(key.encrypt(tokens.refresh_token.expose_secret(), &secret_context("refresh_token", user.0)))
     .bind(now + tokens.expires_in * 1000)
     .bind(tokens.scope.as_deref())
     .bind(LiveUpdates::Pending.as_str())

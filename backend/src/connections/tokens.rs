@@ -9,6 +9,7 @@ use calendly::secrets::{AccessToken, RefreshToken};
 
 use super::store::ConnectionStatus;
 use crate::accounts::AdviserId;
+use crate::crypto::secret_context;
 use crate::db::DbKind;
 use crate::AppState;
 
@@ -45,12 +46,10 @@ pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessTok
         (Some(access), Some(expires_at))
             if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms() =>
         {
-            Ok(AccessToken::new(
-                state
-                    .settings
-                    .encryption_key
-                    .decrypt(&access, "access_token")?,
-            ))
+            Ok(AccessToken::new(state.settings.encryption_key.decrypt(
+                &access,
+                &secret_context("access_token", user.0),
+            )?))
         }
         _ => refresh(state, user, None).await,
     }
@@ -150,7 +149,7 @@ async fn refresh_on(
     check_status(&status)?;
     let now = state.clock.now_ms();
     if let (Some(access), Some(expires_at)) = (&access, expires_at) {
-        let current = key.decrypt(access, "access_token")?;
+        let current = key.decrypt(access, &secret_context("access_token", user.0))?;
         let still_good = expires_at - EXPIRY_MARGIN_MS > now;
         if still_good && rejected != Some(current.as_str()) {
             return Ok(AccessToken::new(current));
@@ -166,7 +165,7 @@ async fn refresh_on(
     }
     let refresh_token = RefreshToken::new(key.decrypt(
         &refresh_enc.ok_or(TokenError::NotConnected)?,
-        "refresh_token",
+        &secret_context("refresh_token", user.0),
     )?);
     let outcome = |o: &'static str| {
         state.metrics.inc(
@@ -181,8 +180,8 @@ async fn refresh_on(
                 "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4 \
                  WHERE user_id = $5 AND status = 'connected'",
             )
-            .bind(key.encrypt(tokens.access_token.expose_secret(), "access_token"))
-            .bind(key.encrypt(tokens.refresh_token.expose_secret(), "refresh_token"))
+            .bind(key.encrypt(tokens.access_token.expose_secret(), &secret_context("access_token", user.0)))
+            .bind(key.encrypt(tokens.refresh_token.expose_secret(), &secret_context("refresh_token", user.0)))
             .bind(now + tokens.expires_in * 1000)
             .bind(now)
             .bind(user.0)

@@ -157,7 +157,7 @@ on_both_databases! {
         let cal = app.calendly_user("Jo Host", None);
         let adviser = app.new_adviser().await;
         let authorize = app.start_connect(&adviser).await;
-        let forged = app.state.settings.encryption_key.encrypt("a-verifier-that-does-not-match-the-challenge-0123456789", "pkce_verifier");
+        let forged = app.state.settings.encryption_key.encrypt("a-verifier-that-does-not-match-the-challenge-0123456789", &backend::crypto::secret_context("pkce_verifier", 1));
         sqlx::query("UPDATE oauth_states SET pkce_verifier_enc = $1").bind(forged).execute(app.state.db.pool()).await.unwrap();
         let callback = app.consent(&authorize, &cal.email, "allow").await;
         assert_eq!(app.finish_connect(&adviser, &callback).await, "/settings/calendar?error=exchange");
@@ -173,8 +173,8 @@ on_both_databases! {
         let (access, refresh): (Vec<u8>, Vec<u8>) =
             sqlx::query_as("SELECT access_token_enc, refresh_token_enc FROM calendar_connections").fetch_one(app.state.db.pool()).await.unwrap();
         let key = &app.state.settings.encryption_key;
-        let access = key.decrypt(&access, "access_token").unwrap();
-        let refresh = key.decrypt(&refresh, "refresh_token").unwrap();
+        let access = key.decrypt(&access, &backend::crypto::secret_context("access_token", 1)).unwrap();
+        let refresh = key.decrypt(&refresh, &backend::crypto::secret_context("refresh_token", 1)).unwrap();
         let everything = dump_database(&app).await;
         for secret in [&access, &refresh, &app.sim.config().client_secret, &app.sim.config().webhook_signing_key] {
             assert!(!everything.contains(secret.as_str()), "a secret is stored in plain text");
