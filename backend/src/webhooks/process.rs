@@ -219,24 +219,32 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
     for (id, user_id, body) in rows {
         let user = AdviserId(user_id);
         let now = state.clock.now_ms();
-        let result: Result<Option<i64>, ProcessError> = async {
+        // Marking the row done comes first: on PostgreSQL it locks the row, so another instance
+        // running the same round waits, then finds it done and skips it.
+        let result: Result<Option<Option<i64>>, ProcessError> = async {
             let envelope: WebhookEnvelope = serde_json::from_str(&body)?;
+            let status = if InviteeChange::from_event(&envelope.event).is_some() { "processed" } else { "ignored" };
             let mut tx = state.db.begin_write().await?;
-            let seq = apply(&mut tx, user, &envelope, now).await?;
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL WHERE id = $3",
+            let claimed = sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL \
+                 WHERE id = $3 AND status IN ('pending', 'failed')",
             )
-            .bind(if seq.is_some() { "processed" } else { "ignored" })
+            .bind(status)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if claimed.rows_affected() != 1 {
+                return Ok(None);
+            }
+            let seq = apply(&mut tx, user, &envelope, now).await?;
             tx.commit().await?;
-            Ok(seq)
+            Ok(Some(seq))
         }
         .await;
         match result {
-            Ok(seq) => {
+            Ok(None) => {}
+            Ok(Some(seq)) => {
                 done += 1;
                 if let Some(seq) = seq {
                     state.live.committed(state.db.kind(), user, seq);

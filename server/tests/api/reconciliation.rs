@@ -174,3 +174,34 @@ mod a_rate_limited_adviser_is_left_alone_until_the_reset {
         .await;
     }
 }
+
+on_both_databases! {
+    async fn a_stored_delivery_that_could_not_be_applied_is_applied_later_exactly_once(app) {
+        let other = app.second_instance().await;
+        let cal = app.calendly_user("Xena Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.initial_sync_done().await;
+        app.book(&cal, "Later Client");
+        app.deliveries_settle().await;
+        // As if applying had failed when it arrived: the delivery is stored, the meeting is not.
+        for sql in [
+            "DELETE FROM attendees",
+            "DELETE FROM meetings",
+            "UPDATE webhook_deliveries SET status = 'failed', error = 'could not be saved yet', processed_at = NULL",
+        ] {
+            sqlx::query(sql).execute(app.state.db.pool()).await.unwrap();
+        }
+        assert!(upcoming(&app.meetings(&adviser).await).is_empty());
+        let (a, b) = tokio::join!(
+            backend::webhooks::process_pending(&app.state),
+            backend::webhooks::process_pending(&other.state)
+        );
+        assert_eq!(a.unwrap() + b.unwrap(), 1, "applied by exactly one instance");
+        let meetings = upcoming(&app.meetings(&adviser).await);
+        assert_eq!(meetings.len(), 1);
+        assert_eq!(meetings[0].1, vec!["Later Client".to_string()]);
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM webhook_deliveries").fetch_one(app.state.db.pool()).await.unwrap();
+        assert_eq!(status, "processed");
+    }
+}
