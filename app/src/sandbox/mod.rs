@@ -93,6 +93,17 @@ mod server {
         Ok(())
     }
 
+    /// The signed-in adviser's sandbox host, if `invitee` is one of their own bookings.
+    pub async fn host_of_booking(invitee: &str) -> Result<Host, AppError> {
+        let state = crate::server::state()?;
+        let adviser = crate::server::current_adviser().await?;
+        let host = host(&state, adviser.id)
+            .await?
+            .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
+        owns_invitee(&state, adviser.id, invitee).await?;
+        Ok(host)
+    }
+
     pub fn sim_error(err: calendly_sim::SimError) -> AppError {
         AppError::Invalid(format!("The sandbox Calendly refused: {err}"))
     }
@@ -219,12 +230,7 @@ pub async fn sandbox_book(
 /// Cancels a test booking as its invitee.
 #[server(prefix = "/api", endpoint = "sandbox_cancel")]
 pub async fn sandbox_cancel(invitee: String, reason: String) -> Result<(), AppError> {
-    let state = crate::server::state()?;
-    let adviser = crate::server::current_adviser().await?;
-    let host = server::host(&state, adviser.id)
-        .await?
-        .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
-    server::owns_invitee(&state, adviser.id, &invitee).await?;
+    let host = server::host_of_booking(&invitee).await?;
     let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
     host.sim
         .cancel(&invitee, calendly_sim::Canceler::Invitee, reason)
@@ -234,12 +240,7 @@ pub async fn sandbox_cancel(invitee: String, reason: String) -> Result<(), AppEr
 /// Moves a test booking to a new start time as its invitee.
 #[server(prefix = "/api", endpoint = "sandbox_reschedule")]
 pub async fn sandbox_reschedule(invitee: String, start: String) -> Result<(), AppError> {
-    let state = crate::server::state()?;
-    let adviser = crate::server::current_adviser().await?;
-    let host = server::host(&state, adviser.id)
-        .await?
-        .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
-    server::owns_invitee(&state, adviser.id, &invitee).await?;
+    let host = server::host_of_booking(&invitee).await?;
     let new_start = server::parse_local(&start, &host.timezone)?;
     host.sim
         .reschedule(&invitee, new_start)
