@@ -16,8 +16,18 @@ pub const OAUTH_CALLBACK_PATH: &str = "/api/calendly/oauth/callback";
 pub struct CalendlyApp {
     pub oauth: CalendlyOAuth,
     pub api: calendly::Client,
-    /// Signs every webhook delivery of this OAuth app (calendly-api.md §4).
+    /// Signs every webhook delivery of this OAuth app (calendly-api.md §4); also sent as
+    /// `signing_key` when a subscription is created.
     pub signing_key: SigningKey,
+    /// The key being retired during a rotation: deliveries signed with it still verify.
+    pub previous_signing_key: Option<SigningKey>,
+}
+
+impl CalendlyApp {
+    /// Every key a genuine delivery may be signed with, current first.
+    pub fn verifying_keys(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.signing_key).chain(self.previous_signing_key.as_ref())
+    }
 }
 
 impl CalendlyApp {
@@ -38,6 +48,7 @@ impl CalendlyApp {
             oauth,
             api: calendly::Client::new(calendly.api_url.clone(), http),
             signing_key: calendly.webhook_signing_key.clone(),
+            previous_signing_key: calendly.previous_webhook_signing_key.clone(),
         }
     }
 }

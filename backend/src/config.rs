@@ -35,6 +35,9 @@ pub struct CalendlySettings {
     pub client_secret: calendly::secrets::ClientSecret,
     /// `CALENDLY_WEBHOOK_SIGNING_KEY`: the OAuth app's webhook signing key.
     pub webhook_signing_key: calendly::secrets::SigningKey,
+    /// `CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS`: during a key rotation, the key being retired;
+    /// deliveries signed with either verify.
+    pub previous_webhook_signing_key: Option<calendly::secrets::SigningKey>,
     /// `CALENDLY_AUTH_URL`, default `https://auth.calendly.com`
     pub auth_url: Url,
     /// `CALENDLY_API_URL`, default `https://api.calendly.com`
@@ -62,8 +65,16 @@ pub struct Settings {
     pub calendly: Option<CalendlySettings>,
     /// No `CALENDLY_CLIENT_ID`: the built-in simulator plays Calendly.
     pub sandbox: bool,
-    /// `APP_SYNC_INTERVAL_SECS`: reconciliation / polling interval per connection (default 300).
+    /// `APP_SYNC_INTERVAL_SECS`: every interval each connection gets its cheap checks (webhook
+    /// subscription state, upcoming meetings still waiting for a conference link) and a polling
+    /// connection its poll (default 300).
     pub sync_interval: Duration,
+    /// `APP_FULL_SYNC_INTERVAL_SECS`: how often a connection with live updates re-reads its
+    /// events in the sync window to catch anything a webhook missed (default 3600).
+    pub full_sync_interval: Duration,
+    /// `APP_WEBHOOK_TOLERANCE_SECS`: how far a delivery's signature timestamp may be from now
+    /// (default 180; deduplication makes a wider window safe).
+    pub webhook_tolerance_secs: i64,
     /// `APP_SESSION_TTL_SECS`: how long a sign-in lasts (default 14 days).
     pub session_ttl: Duration,
     /// `APP_LOG_FORMAT`: `pretty` (default) or `json`.
@@ -138,6 +149,8 @@ impl Settings {
                     client_id,
                     client_secret: calendly::secrets::ClientSecret::new(client_secret),
                     webhook_signing_key: calendly::secrets::SigningKey::new(signing_key),
+                    previous_webhook_signing_key: get("CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS")
+                        .map(calendly::secrets::SigningKey::new),
                     auth_url: parse_url(
                         "CALENDLY_AUTH_URL",
                         get("CALENDLY_AUTH_URL")
@@ -166,6 +179,21 @@ impl Settings {
             }
         };
 
+        // The real Calendly calls back over the internet: it refuses, or cannot reach, a callback
+        // URL that is not public https (calendly-api.md §0). A Calendly on a loopback or private
+        // address (a test double) may call us anywhere.
+        if let Some(settings) = &calendly {
+            if crate::net::is_public_url(&settings.api_url) && !is_usable_callback_base(&public_url) {
+                return Err(ConfigError::Invalid {
+                    var: "APP_PUBLIC_URL",
+                    reason: format!(
+                        "Calendly delivers webhooks only to a public https address; {public_url} is not one \
+                         (use the https address Calendly can reach this server at)"
+                    ),
+                });
+            }
+        }
+
         Ok(Settings {
             sandbox: calendly.is_none(),
             database_url,
@@ -178,6 +206,17 @@ impl Settings {
                 get("APP_SYNC_INTERVAL_SECS"),
                 300,
             )?),
+            full_sync_interval: Duration::from_secs(parse_u64(
+                "APP_FULL_SYNC_INTERVAL_SECS",
+                get("APP_FULL_SYNC_INTERVAL_SECS"),
+                3600,
+            )?),
+            webhook_tolerance_secs: i64::try_from(parse_u64(
+                "APP_WEBHOOK_TOLERANCE_SECS",
+                get("APP_WEBHOOK_TOLERANCE_SECS"),
+                calendly::webhook::DEFAULT_TOLERANCE_SECS as u64,
+            )?)
+            .unwrap_or(i64::MAX),
             session_ttl: Duration::from_secs(parse_u64(
                 "APP_SESSION_TTL_SECS",
                 get("APP_SESSION_TTL_SECS"),
@@ -215,6 +254,11 @@ impl Settings {
             path.trim_start_matches('/')
         )
     }
+}
+
+/// A base URL Calendly can deliver webhooks under: https on a public host.
+fn is_usable_callback_base(url: &Url) -> bool {
+    url.scheme() == "https" && crate::net::is_public_url(url)
 }
 
 fn parse_url(var: &'static str, value: &str) -> Result<Url, ConfigError> {
@@ -324,11 +368,66 @@ mod tests {
             ("APP_PUBLIC_URL", "not a url"),
             ("LEPTOS_SITE_ADDR", "nowhere"),
             ("APP_SYNC_INTERVAL_SECS", "soon"),
+            ("APP_FULL_SYNC_INTERVAL_SECS", "-1"),
+            ("APP_WEBHOOK_TOLERANCE_SECS", "0"),
             ("APP_ENCRYPTION_KEY", "c2hvcnQ="),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert!(err.to_string().contains(var), "{var}: {err}");
         }
+    }
+
+    fn real_calendly(public_url: &str) -> Result<Settings, ConfigError> {
+        settings(&[
+            ("CALENDLY_CLIENT_ID", "id"),
+            ("CALENDLY_CLIENT_SECRET", "s"),
+            ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
+            ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            ("APP_PUBLIC_URL", public_url),
+        ])
+    }
+
+    #[test]
+    fn real_calendly_needs_a_public_https_callback_address() {
+        for bad in [
+            "http://advicly.example.com",
+            "https://127.0.0.1:3000",
+            "https://localhost",
+            "https://10.1.2.3",
+            "https://192.168.0.10",
+            "https://172.20.0.1",
+            "https://[::1]",
+            "http://127.0.0.1:3000",
+        ] {
+            let err = real_calendly(bad).unwrap_err();
+            assert!(err.to_string().contains("APP_PUBLIC_URL"), "{bad}: {err}");
+        }
+        assert!(real_calendly("https://advicly.example.com").is_ok());
+    }
+
+    #[test]
+    fn a_calendly_on_a_local_address_may_call_back_to_a_local_address() {
+        let s = settings(&[
+            ("CALENDLY_CLIENT_ID", "id"),
+            ("CALENDLY_CLIENT_SECRET", "s"),
+            ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
+            ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            ("CALENDLY_AUTH_URL", "http://127.0.0.1:9100"),
+            ("CALENDLY_API_URL", "http://127.0.0.1:9100"),
+        ])
+        .unwrap();
+        assert_eq!(s.public_url.as_str(), "http://127.0.0.1:3000/");
+    }
+
+    #[test]
+    fn sync_and_signature_settings_have_documented_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.sync_interval, Duration::from_secs(300));
+        assert_eq!(s.full_sync_interval, Duration::from_secs(3600));
+        assert_eq!(s.webhook_tolerance_secs, 180);
+        let s = settings(&[("APP_WEBHOOK_TOLERANCE_SECS", "900"), ("APP_FULL_SYNC_INTERVAL_SECS", "7200")]).unwrap();
+        assert_eq!(s.webhook_tolerance_secs, 900);
+        assert_eq!(s.full_sync_interval, Duration::from_secs(7200));
     }
 
     #[test]

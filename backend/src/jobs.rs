@@ -26,7 +26,7 @@ pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
     crate::sessions::purge_expired(&state.db, &state.clock).await?;
     crate::accounts::purge_old_failures(&state.db, &state.clock).await?;
     for user in claim_due_connections(state).await? {
-        reconcile(state, user).await;
+        scheduled_round(state, user).await;
     }
     Ok(())
 }
@@ -58,15 +58,68 @@ pub async fn claim_due_connections(state: &AppState) -> Result<Vec<AdviserId>, s
     Ok(claimed)
 }
 
-/// Checks the subscription (repairing a disabled or missing one) and re-reads the events.
+/// One interval's work for a connection: the cheap checks (subscription state, conference links
+/// still missing) always; a re-read of the events only when polling, when a paused sync must
+/// resume, or once per `APP_FULL_SYNC_INTERVAL_SECS` for a live connection.
+#[tracing::instrument(skip_all, fields(user_id = user.0))]
+pub async fn scheduled_round(state: &AppState, user: AdviserId) {
+    let live = cheap_checks(state, user).await;
+    let sync_state = match connections::sync_state(&state.db, user).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the sync state");
+            return;
+        }
+    };
+    let kind = crate::sync::round_sync(
+        live,
+        sync_state.has_cursor == 1,
+        sync_state.last_full_sync_at,
+        state.clock.now_ms(),
+        state.settings.full_sync_interval.as_millis() as i64,
+    );
+    if let Some(kind) = kind {
+        if let Err(err) = crate::sync::sync_connection(state, user, kind).await {
+            tracing::warn!(error = %err, "reconciliation sync failed");
+        }
+    }
+}
+
+/// Checks the subscription (repairing a disabled or missing one), the conference links, and
+/// re-reads the events now, whatever the schedule says.
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
 pub async fn reconcile(state: &AppState, user: AdviserId) {
-    match connections::ensure_subscription(state, user).await {
-        Ok(LiveUpdates::Active) => {}
-        Ok(other) => tracing::info!(live = other.as_str(), "live updates unavailable; polling"),
-        Err(err) => tracing::warn!(error = %err, "could not check the webhook subscription"),
-    }
-    if let Err(err) = crate::sync::sync_connection(state, user).await {
+    let live = cheap_checks(state, user).await;
+    let kind = if live {
+        crate::sync::SyncKind::Reconcile
+    } else {
+        crate::sync::SyncKind::Poll
+    };
+    if let Err(err) = crate::sync::sync_connection(state, user, kind).await {
         tracing::warn!(error = %err, "reconciliation sync failed");
     }
+}
+
+/// The checks every interval: is the subscription working (repaired if not), and did Calendly
+/// make the conference links that were still missing. Returns whether live updates are on.
+async fn cheap_checks(state: &AppState, user: AdviserId) -> bool {
+    let live = match connections::ensure_subscription(state, user).await {
+        Ok(LiveUpdates::Active) => true,
+        Ok(other) => {
+            tracing::info!(live = other.as_str(), "live updates unavailable; polling");
+            false
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "could not check the webhook subscription");
+            // Unknown: keep to the schedule of a live connection unless it is known to poll.
+            matches!(connections::load(&state.db, user).await, Ok(Some(c)) if c.live_updates == LiveUpdates::Active)
+        }
+    };
+    match crate::sync::check_conference_links(state, user).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(meetings = n, "conference links arrived"),
+        Err(err) => tracing::warn!(error = %err, "could not check conference links"),
+    }
+    live
 }

@@ -16,6 +16,7 @@ pub mod live;
 pub mod locks;
 pub mod meetings;
 pub mod metrics;
+pub mod net;
 pub mod sessions;
 pub mod state;
 pub mod sync;

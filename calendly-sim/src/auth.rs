@@ -1,4 +1,5 @@
-//! Bearer authentication, per-user rate limiting and the X-RateLimit-* headers of API routes.
+//! Bearer authentication of API routes, and the X-RateLimit-* headers on their responses
+//! (the counting itself is in `rate_limits.rs`).
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::errors::{ApiError, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED};
 use crate::scopes::scope_allows;
-use crate::state::{TokenKind, Window, WindowHit};
+use crate::state::{TokenKind, WindowHit};
 use crate::subscriptions::CreatedWith;
 use crate::users::{Plan, Role};
 use crate::Simulator;
@@ -76,26 +77,6 @@ impl Simulator {
             scopes: grant.scopes.clone(),
             via: grant.via,
         })
-    }
-
-    /// Requests per minute allowed for a plan (Calendly: 500 paid, 50 Free).
-    pub(crate) fn api_limit(&self, plan: Plan) -> u32 {
-        let paid = self.config().rate_limit_per_minute.max(1);
-        match plan {
-            Plan::Standard => paid,
-            Plan::Free => (paid / 10).max(1),
-        }
-    }
-
-    /// Counts one API request for `user`.
-    fn count_request(&self, caller: &Caller) -> WindowHit {
-        let now = self.now();
-        let limit = self.api_limit(caller.plan);
-        let mut st = self.state();
-        st.api_usage
-            .entry(caller.user.clone())
-            .or_insert_with(|| Window::new(now))
-            .hit(now, limit)
     }
 
     /// Headers for responses that are not counted against any user (401s, unknown routes).

@@ -1,26 +1,36 @@
 //! What invitees do on Calendly's side: book, cancel, reschedule, and what hosts do: mark
 //! no-shows. Each change publishes the matching webhook event (calendly-api.md §6.3–§6.6).
+//!
+//! Every change to an event or its invitees (a booking, an invitee joining a group event, a
+//! cancellation, a reschedule) bumps the event's `updated_at`. No-show marks change only the
+//! invitee (`no_show`, `updated_at`): Calendly does not say whether the event changes, and the
+//! no-show is the invitee's, so the simulator leaves the event's `updated_at` alone.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::conferences::{google_meet, is_google_meet};
 use crate::config::new_uuid;
 use crate::deliveries::publish;
 use crate::errors::SimError;
 use crate::state::{
-    id_of, Cancellation, EventRecord, InviteeRecord, NoShow, State as SimState, Status,
+    id_of, Cancellation, EventRecord, GuestRecord, InviteeRecord, NoShow, State as SimState, Status,
 };
 use crate::Simulator;
 
 /// A booking made through Calendly. `Default` books a 30-minute "30 Minute Meeting" for Jane
-/// Prospect tomorrow; `host` must always be set.
+/// Prospect tomorrow, without guests or co-hosts; `host` must always be set.
+///
+/// As control-route JSON every field is optional except `host`; `"event_name": null` gives an
+/// event whose `name` is `null`, an omitted `event_name` the default name.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct Booking {
     /// Host user URI.
     pub host: String,
-    pub event_name: String,
+    /// The scheduled event's `name`; `None` makes it `null` (the field is nullable upstream).
+    pub event_name: Option<String>,
     pub start_time: DateTime<Utc>,
     pub duration_minutes: i64,
     pub invitee_name: String,
@@ -29,12 +39,20 @@ pub struct Booking {
     pub timezone: String,
     /// (question, answer) pairs, in form order.
     pub questions: Vec<(String, String)>,
-    /// The event's `location` object; `None` gives a Google Meet location like real bookings.
+    /// The event's `location` object, stored as given; `None` gives a Google Meet location like
+    /// real bookings. A conference whose link comes later looks like
+    /// `{"type": "microsoft_teams_conference", "status": "processing", "join_url": null}`
+    /// (Zoom's type is `zoom`); `Simulator::push_conference_link` delivers the link.
     pub location: Option<Value>,
     /// An existing scheduled event URI: add this invitee to that (group) event instead.
     pub join_event: Option<String>,
     /// `invitees_counter.limit` of a new event.
     pub max_invitees: u32,
+    /// Guest emails: the event's `event_guests` (on `join_event`, added to the event's guests).
+    pub guests: Vec<String>,
+    /// URIs of further hosts (other simulator users): extra `event_memberships` after `host`.
+    /// Their user-scope subscriptions get the invitee webhooks too. New events only.
+    pub co_hosts: Vec<String>,
 }
 
 impl Default for Booking {
@@ -42,7 +60,7 @@ impl Default for Booking {
         let tomorrow = Utc::now() + Duration::days(1);
         Self {
             host: String::new(),
-            event_name: "30 Minute Meeting".into(),
+            event_name: Some("30 Minute Meeting".into()),
             start_time: tomorrow
                 .duration_trunc(Duration::hours(1))
                 .unwrap_or(tomorrow),
@@ -54,8 +72,22 @@ impl Default for Booking {
             location: None,
             join_event: None,
             max_invitees: 1,
+            guests: Vec::new(),
+            co_hosts: Vec::new(),
         }
     }
+}
+
+/// What a new scheduled event is made of (host and co-hosts as user uuids).
+struct NewEvent {
+    host: String,
+    co_hosts: Vec<String>,
+    name: Option<String>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    location: Option<Value>,
+    limit: u32,
+    guests: Vec<String>,
 }
 
 /// URIs of a booked invitee and its scheduled event.
@@ -92,13 +124,28 @@ impl Simulator {
                 booking.invitee_email
             )));
         }
+        if let Some(bad) = booking.guests.iter().find(|g| !g.contains('@')) {
+            return Err(SimError::Invalid(format!(
+                "guest {bad:?} is not an email address"
+            )));
+        }
         let mut st = self.state();
         let host = id_of(&booking.host, "users")
             .filter(|id| st.users.contains_key(*id))
             .ok_or_else(|| SimError::UnknownUser(booking.host.clone()))?
             .to_string();
+        let co_hosts = co_hosts(&st, &booking.co_hosts, &host)?;
         let event_id = match &booking.join_event {
-            Some(uri) => join_event(&st, uri, &host)?,
+            Some(_) if !co_hosts.is_empty() => {
+                return Err(SimError::Invalid(
+                    "co_hosts can only be given for a new event, not with join_event".into(),
+                ))
+            }
+            Some(uri) => {
+                let id = join_event(&st, uri, &host)?;
+                add_guests(&mut st, &id, &booking.guests, now);
+                id
+            }
             None => {
                 if booking.duration_minutes <= 0 {
                     return Err(SimError::Invalid(
@@ -106,17 +153,17 @@ impl Simulator {
                     ));
                 }
                 let start = booking.start_time;
-                let end = start + Duration::minutes(booking.duration_minutes);
-                self.new_event(
-                    &mut st,
-                    &host,
-                    &booking.event_name,
+                let spec = NewEvent {
+                    host: host.clone(),
+                    co_hosts,
+                    name: booking.event_name.clone(),
                     start,
-                    end,
-                    booking.location.clone(),
-                    booking.max_invitees,
-                    now,
-                )
+                    end: start + Duration::minutes(booking.duration_minutes),
+                    location: booking.location.clone(),
+                    limit: booking.max_invitees,
+                    guests: booking.guests.clone(),
+                };
+                self.new_event(&mut st, spec, now)
             }
         };
         let invitee = new_invitee(&mut st, &event_id, &booking, now);
@@ -170,7 +217,7 @@ impl Simulator {
         let now = self.now();
         let mut st = self.state();
         let old_id = active_invitee(&st, invitee_uri)?;
-        let (old_event_id, booking) = {
+        let (old_event_id, booking, spec) = {
             let old = &st.invitees[&old_id];
             let ev = &st.events[&old.event];
             let booking = Booking {
@@ -186,20 +233,22 @@ impl Simulator {
                 location: (!is_google_meet(&ev.location)).then(|| ev.location.clone()),
                 join_event: None,
                 max_invitees: ev.limit,
+                guests: ev.guests.iter().map(|g| g.email.clone()).collect(),
+                co_hosts: Vec::new(),
             };
-            (old.event.clone(), booking)
+            let spec = NewEvent {
+                host: ev.host.clone(),
+                co_hosts: ev.co_hosts.clone(),
+                name: ev.name.clone(),
+                start: new_start,
+                end: new_start + (ev.end - ev.start),
+                location: booking.location.clone(),
+                limit: ev.limit,
+                guests: booking.guests.clone(),
+            };
+            (old.event.clone(), booking, spec)
         };
-        let new_end = new_start + Duration::minutes(booking.duration_minutes);
-        let new_event_id = self.new_event(
-            &mut st,
-            &booking.host,
-            &booking.event_name,
-            new_start,
-            new_end,
-            booking.location.clone(),
-            booking.max_invitees,
-            now,
-        );
+        let new_event_id = self.new_event(&mut st, spec, now);
         let new_id = new_invitee(&mut st, &new_event_id, &booking, now);
         let old_uri = self.invitee_uri(&old_event_id, &old_id);
         let new_uri = self.invitee_uri(&new_event_id, &new_id);
@@ -225,7 +274,8 @@ impl Simulator {
         })
     }
 
-    /// Marks an active invitee as a no-show; delivers `invitee_no_show.created`.
+    /// Marks an active invitee as a no-show; delivers `invitee_no_show.created`. Sets the
+    /// invitee's `no_show` and `updated_at`; the event's `updated_at` stays (see module docs).
     pub fn mark_no_show(&self, invitee_uri: &str) -> Result<(), SimError> {
         let now = self.now();
         let mut st = self.state();
@@ -246,7 +296,8 @@ impl Simulator {
         Ok(())
     }
 
-    /// Removes a no-show mark; delivers `invitee_no_show.deleted` (with `no_show: null`).
+    /// Removes a no-show mark; delivers `invitee_no_show.deleted` (with `no_show: null`). Like
+    /// marking, it changes the invitee's `updated_at` but not the event's.
     pub fn unmark_no_show(&self, invitee_uri: &str) -> Result<(), SimError> {
         let now = self.now();
         let mut st = self.state();
@@ -266,44 +317,35 @@ impl Simulator {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn new_event(
-        &self,
-        st: &mut SimState,
-        host: &str,
-        name: &str,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        location: Option<Value>,
-        limit: u32,
-        now: DateTime<Utc>,
-    ) -> String {
+    fn new_event(&self, st: &mut SimState, spec: NewEvent, now: DateTime<Utc>) -> String {
         let uuid = new_uuid();
         let org = st
             .users
-            .get(host)
+            .get(&spec.host)
             .map(|u| u.org.clone())
             .unwrap_or_default();
         let event_type = st
             .event_types
-            .entry((host.to_string(), name.to_string()))
+            .entry((spec.host.clone(), spec.name.clone()))
             .or_insert_with(new_uuid)
             .clone();
-        let location = location.unwrap_or_else(|| google_meet(&uuid));
+        let location = spec.location.unwrap_or_else(|| google_meet(&uuid));
         let seq = st.next_seq();
         st.events.insert(
             uuid.clone(),
             EventRecord {
                 uuid: uuid.clone(),
                 seq,
-                name: name.to_string(),
-                host: host.to_string(),
+                name: spec.name,
+                host: spec.host,
+                co_hosts: spec.co_hosts,
+                guests: Vec::new(),
                 org,
                 event_type,
-                start,
-                end,
+                start: spec.start,
+                end: spec.end,
                 location,
-                limit: limit.max(1),
+                limit: spec.limit.max(1),
                 invitees: Vec::new(),
                 status: Status::Active,
                 cancellation: None,
@@ -311,21 +353,44 @@ impl Simulator {
                 updated_at: now,
             },
         );
+        add_guests(st, &uuid, &spec.guests, now);
         uuid
     }
 }
 
-/// Google Meet as Calendly reports it at booking time: a calendly.com redirect, "processing".
-fn google_meet(event_uuid: &str) -> Value {
-    json!({
-        "join_url": format!("https://calendly.com/events/{event_uuid}/google_meet"),
-        "status": "processing",
-        "type": "google_conference",
-    })
+/// The uuids of `uris` (known users other than `host`, each once), in order.
+fn co_hosts(st: &SimState, uris: &[String], host: &str) -> Result<Vec<String>, SimError> {
+    let mut ids: Vec<String> = Vec::new();
+    for uri in uris {
+        let id = id_of(uri, "users")
+            .filter(|id| st.users.contains_key(*id))
+            .ok_or_else(|| SimError::UnknownUser(uri.clone()))?;
+        if id != host && !ids.iter().any(|known| known == id) {
+            ids.push(id.to_string());
+        }
+    }
+    Ok(ids)
 }
 
-fn is_google_meet(location: &Value) -> bool {
-    location.get("type").and_then(Value::as_str) == Some("google_conference")
+/// Adds guests the event does not have yet (case-insensitive emails).
+fn add_guests(st: &mut SimState, event_id: &str, emails: &[String], now: DateTime<Utc>) {
+    let Some(ev) = st.events.get_mut(event_id) else {
+        return;
+    };
+    for email in emails.iter().map(|e| e.trim()) {
+        if !ev
+            .guests
+            .iter()
+            .any(|g| g.email.eq_ignore_ascii_case(email))
+        {
+            ev.guests.push(GuestRecord {
+                email: email.to_string(),
+                created_at: now,
+                updated_at: now,
+            });
+            ev.updated_at = now;
+        }
+    }
 }
 
 fn join_event(st: &SimState, uri: &str, host: &str) -> Result<String, SimError> {

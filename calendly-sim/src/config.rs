@@ -20,11 +20,18 @@ pub enum SigningMode {
     ProvidedKeyIfAny,
 }
 
-/// What makes two webhook subscriptions "the same hook" for the 409 check (undocumented upstream).
+/// What makes two webhook subscriptions "the same hook" for the 409 check.
+///
+/// Calendly documents (November 2026): "In one organization, subscriptions for the same user
+/// cannot share a URL." That is the default; the older guesses stay selectable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UniquenessKey {
-    /// One subscription per (organization, callback_url), whatever its scope.
+    /// One subscription per (organization, user, callback_url): colleagues may share a URL, one
+    /// user may not reuse it. Organization- and group-scope hooks have no user, so two of them
+    /// in one organization may not share a URL either (documented rule).
     #[default]
+    OrganizationUser,
+    /// One subscription per (organization, callback_url), whatever its scope or user.
     Organization,
     /// One subscription per (organization, user, scope, callback_url).
     OrganizationUserScope,
@@ -49,6 +56,15 @@ pub struct SimConfig {
     pub delivery_timeout: Duration,
     /// API requests per user per minute on paid plans (Free plans get a tenth of it, min 1).
     pub rate_limit_per_minute: u32,
+    /// Refuse callback URLs that are not public `https` (localhost, loopback, private,
+    /// link-local, unspecified IPs) with a 400, as Calendly requires a public URL. Off by
+    /// default so tests can use a receiver on 127.0.0.1; see
+    /// `Simulator::set_require_public_callback_url`.
+    pub require_public_callback_url: bool,
+    /// Retries resend the first attempt's `Calendly-Webhook-Signature` unchanged (same `t`), so
+    /// a retry hours later carries an old timestamp. Off by default (each attempt is signed
+    /// when sent); see `Simulator::set_sign_retries_at_first_attempt`.
+    pub sign_retries_at_first_attempt: bool,
 }
 
 impl Default for SimConfig {
@@ -60,11 +76,13 @@ impl Default for SimConfig {
             webhook_signing_key: random_token(32),
             redirect_uris: Vec::new(),
             signing_mode: SigningMode::AppKey,
-            uniqueness: UniquenessKey::Organization,
+            uniqueness: UniquenessKey::OrganizationUser,
             retry_base: Duration::from_secs(60),
             retry_window: Duration::from_secs(24 * 60 * 60),
             delivery_timeout: Duration::from_secs(15),
             rate_limit_per_minute: 500,
+            require_public_callback_url: false,
+            sign_retries_at_first_attempt: false,
         }
     }
 }
@@ -83,6 +101,14 @@ impl fmt::Debug for SimConfig {
             .field("retry_window", &self.retry_window)
             .field("delivery_timeout", &self.delivery_timeout)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "require_public_callback_url",
+                &self.require_public_callback_url,
+            )
+            .field(
+                "sign_retries_at_first_attempt",
+                &self.sign_retries_at_first_attempt,
+            )
             .finish()
     }
 }
@@ -90,8 +116,9 @@ impl fmt::Debug for SimConfig {
 impl SimConfig {
     /// The default configuration with credentials taken from the environment when set:
     /// `CALENDLY_SIM_CLIENT_ID`, `CALENDLY_SIM_CLIENT_SECRET`, `CALENDLY_SIM_WEBHOOK_SIGNING_KEY`,
-    /// `CALENDLY_SIM_REDIRECT_URIS` (comma-separated) and `CALENDLY_SIM_SIGNING_MODE`
-    /// (`app_key` | `provided_key_if_any`).
+    /// `CALENDLY_SIM_REDIRECT_URIS` (comma-separated), `CALENDLY_SIM_SIGNING_MODE`
+    /// (`app_key` | `provided_key_if_any`), and the switches `CALENDLY_SIM_REQUIRE_PUBLIC_URL`
+    /// and `CALENDLY_SIM_SIGN_AT_FIRST_ATTEMPT` (`1`/`true` | `0`/`false`).
     pub fn from_env() -> Result<Self, String> {
         let mut config = Self::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -123,7 +150,22 @@ impl SimConfig {
                 }
             };
         }
+        if let Some(v) = var("CALENDLY_SIM_REQUIRE_PUBLIC_URL") {
+            config.require_public_callback_url = flag("CALENDLY_SIM_REQUIRE_PUBLIC_URL", &v)?;
+        }
+        if let Some(v) = var("CALENDLY_SIM_SIGN_AT_FIRST_ATTEMPT") {
+            config.sign_retries_at_first_attempt = flag("CALENDLY_SIM_SIGN_AT_FIRST_ATTEMPT", &v)?;
+        }
         Ok(config)
+    }
+}
+
+/// An on/off environment variable: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
+fn flag(name: &str, raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("{name} must be 1 or 0, not {other:?}")),
     }
 }
 
@@ -144,4 +186,25 @@ pub(crate) fn random_hex(bytes: usize) -> String {
 /// A fresh v4 UUID as text.
 pub(crate) fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_variables_accept_one_and_zero_and_refuse_anything_else() {
+        assert_eq!(flag("X", "1"), Ok(true));
+        assert_eq!(flag("X", " TRUE "), Ok(true));
+        assert_eq!(flag("X", "0"), Ok(false));
+        assert!(flag("X", "maybe").is_err());
+    }
+
+    #[test]
+    fn the_default_uniqueness_is_per_organization_and_user() {
+        assert_eq!(
+            SimConfig::default().uniqueness,
+            UniquenessKey::OrganizationUser
+        );
+    }
 }

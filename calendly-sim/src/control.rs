@@ -27,6 +27,7 @@ pub(crate) fn router() -> Router<Simulator> {
         .route("/users", get(users).post(create_user))
         .route("/users/plan", post(set_plan))
         .route("/users/role", post(set_role))
+        .route("/users/organization", post(move_user_to_organization))
         .route("/organizations", post(create_organization))
         .route("/consent_user", post(set_consent_user))
         .route("/tokens", post(issue_token))
@@ -35,6 +36,10 @@ pub(crate) fn router() -> Router<Simulator> {
         .route("/cancel", post(cancel))
         .route("/reschedule", post(reschedule))
         .route("/no_show", post(mark_no_show).delete(unmark_no_show))
+        .route("/push_conference_link", post(push_conference_link))
+        .route("/switches", get(switches).post(set_switches))
+        .route("/api_calls", get(api_calls))
+        .route("/rate_limit/consume", post(consume_rate_limit))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance_clock))
         .route("/failures", post(inject_failure).delete(clear_failures))
@@ -119,6 +124,22 @@ async fn set_role(State(sim): State<Simulator>, body: Result<Bytes, BytesRejecti
         .ok_or(SimError::UnknownUser(change.user))?;
     sim.set_role(&user.uri, change.role);
     ok(json!(sim.user(&user.uri)))
+}
+
+#[derive(Deserialize)]
+struct OrganizationChange {
+    user: String,
+    organization: String,
+}
+
+/// `POST /_sim/users/organization` `{user, organization}`: moves the user to that organization.
+async fn move_user_to_organization(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let change: OrganizationChange = parse(body)?;
+    sim.move_user_to_organization(&change.user, &change.organization)?;
+    ok(json!(sim.user(&change.user)))
 }
 
 #[derive(Deserialize)]
@@ -289,6 +310,92 @@ async fn unmark_no_show(
     let request: InviteeRef = parse(body)?;
     sim.unmark_no_show(&request.invitee)?;
     ok(json!({ "no_show_removed": request.invitee }))
+}
+
+#[derive(Deserialize)]
+struct ConferenceLink {
+    event_uri: String,
+    join_url: String,
+    #[serde(default)]
+    touch_updated_at: bool,
+}
+
+/// `POST /_sim/push_conference_link` `{event_uri, join_url, touch_updated_at?: false}`: the
+/// late conference link arrives (no webhook).
+async fn push_conference_link(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let request: ConferenceLink = parse(body)?;
+    sim.push_conference_link(
+        &request.event_uri,
+        &request.join_url,
+        request.touch_updated_at,
+    )?;
+    ok(json!({ "pushed": request.event_uri, "join_url": request.join_url }))
+}
+
+/// `GET /_sim/switches` → `{require_public_callback_url, sign_retries_at_first_attempt,
+/// minimal_refresh_responses}`.
+async fn switches(State(sim): State<Simulator>) -> Reply {
+    ok(json!(sim.switches()))
+}
+
+#[derive(Deserialize)]
+struct SwitchChange {
+    #[serde(default)]
+    require_public_callback_url: Option<bool>,
+    #[serde(default)]
+    sign_retries_at_first_attempt: Option<bool>,
+    #[serde(default)]
+    minimal_refresh_responses: Option<bool>,
+}
+
+/// `POST /_sim/switches` with any of the three booleans → all switches as they now are.
+async fn set_switches(State(sim): State<Simulator>, body: Result<Bytes, BytesRejection>) -> Reply {
+    let change: SwitchChange = parse(body)?;
+    if let Some(on) = change.require_public_callback_url {
+        sim.set_require_public_callback_url(on);
+    }
+    if let Some(on) = change.sign_retries_at_first_attempt {
+        sim.set_sign_retries_at_first_attempt(on);
+    }
+    if let Some(on) = change.minimal_refresh_responses {
+        sim.set_minimal_refresh_responses(on);
+    }
+    switches(State(sim)).await
+}
+
+/// `GET /_sim/api_calls?user=URI` → `{user, api_calls}`: API requests ever made for the user.
+async fn api_calls(State(sim): State<Simulator>, RawQuery(query): RawQuery) -> Reply {
+    let params = Params::parse(query.as_deref());
+    let Some(uri) = params.get("user") else {
+        return Err(ApiError::invalid_argument(vec![Detail::missing("user")]));
+    };
+    let user = sim
+        .user(uri)
+        .ok_or_else(|| SimError::UnknownUser(uri.to_string()))?;
+    ok(json!({ "user": user.uri, "api_calls": sim.api_calls(&user.uri) }))
+}
+
+#[derive(Deserialize)]
+struct Consumption {
+    user: String,
+    n: u32,
+}
+
+/// `POST /_sim/rate_limit/consume` `{user, n}`: another integration spends `n` requests of
+/// the user's current window → `{user, consumed}`.
+async fn consume_rate_limit(
+    State(sim): State<Simulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let request: Consumption = parse(body)?;
+    let user = sim
+        .user(&request.user)
+        .ok_or(SimError::UnknownUser(request.user))?;
+    sim.consume_rate_limit(&user.uri, request.n);
+    ok(json!({ "user": user.uri, "consumed": request.n }))
 }
 
 /// `GET /_sim/clock` → `{now, unix}`.

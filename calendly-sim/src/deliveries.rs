@@ -1,6 +1,7 @@
-//! Webhook deliveries (calendly-api.md §4–§7): build the envelope, sign it, POST it to every
+//! Webhook deliveries (calendly-api.md §0, §4–§7): build the envelope, sign it, POST it to every
 //! active subscription covering the event, retry failures with exponential back-off, and
-//! disable the subscription once `retry_window` passes without a success.
+//! disable the subscription once `retry_window` passes without a success. A callback answering
+//! `410 Gone` has its subscription deleted at once, without retry.
 //!
 //! Each subscription has one queue whose worker makes first attempts in publication order
 //! (so a reschedule's `invitee.canceled` arrives before its `invitee.created`); retries run in
@@ -81,6 +82,8 @@ pub(crate) struct Job {
     event: String,
     body: Arc<str>,
     key: Option<String>,
+    /// The header the first attempt sent (reused by retries when so switched).
+    first_signature: Option<String>,
 }
 
 /// The webhook envelope (keys alphabetical, like real deliveries).
@@ -92,7 +95,9 @@ struct Envelope<'a> {
     payload: &'a InviteeResource,
 }
 
-/// Queues `event` about this invitee for every active subscription that covers its host.
+/// Queues `event` about this invitee, once, for every active subscription that covers one of
+/// the event's hosts: user-scope hooks of each host (while the host is still in the hook's
+/// organization), and organization-scope hooks of the event's organization or a host's.
 pub(crate) fn publish(sim: &Simulator, st: &mut SimState, event: &str, invitee: &str) {
     let Some(inv) = st.invitees.get(invitee) else {
         return;
@@ -100,13 +105,19 @@ pub(crate) fn publish(sim: &Simulator, st: &mut SimState, event: &str, invitee: 
     let Some(ev) = st.events.get(&inv.event) else {
         return;
     };
+    let org_of = |user: &str| st.users.get(user).map(|u| u.org.as_str());
+    let mut orgs: Vec<&str> = vec![ev.org.as_str()];
+    orgs.extend(ev.hosts().filter_map(org_of));
     let mut targets: Vec<&SubscriptionRecord> = st
         .subscriptions
         .values()
         .filter(|s| s.state == SubscriptionState::Active && s.events.iter().any(|e| e == event))
         .filter(|s| match s.scope {
-            SubscriptionScope::User => s.user.as_deref() == Some(ev.host.as_str()),
-            SubscriptionScope::Organization => s.org == ev.org,
+            SubscriptionScope::User => s
+                .user
+                .as_deref()
+                .is_some_and(|user| ev.hosted_by(user) && org_of(user) == Some(s.org.as_str())),
+            SubscriptionScope::Organization => orgs.contains(&s.org.as_str()),
             SubscriptionScope::Group => false,
         })
         .collect();
@@ -133,6 +144,7 @@ pub(crate) fn publish(sim: &Simulator, st: &mut SimState, event: &str, invitee: 
                 event: event.to_string(),
                 body: body.into(),
                 key: signing_key(sim, sub),
+                first_signature: None,
             }
         })
         .collect();
@@ -177,12 +189,12 @@ fn finish(sim: &Simulator) {
 
 /// The per-subscription worker: first attempts in order, failures handed to `retry`.
 async fn first_attempts(sim: Simulator, mut queue: mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = queue.recv().await {
+    while let Some(mut job) = queue.recv().await {
         if !sim.subscription_active(&job.subscription) {
             finish(&sim);
             continue;
         }
-        if sim.attempt(&job, 1).await {
+        if sim.attempt(&mut job, 1).await {
             finish(&sim);
             continue;
         }
@@ -196,8 +208,8 @@ async fn first_attempts(sim: Simulator, mut queue: mpsc::UnboundedReceiver<Job>)
 }
 
 /// Retries one message with doubling delays (in simulator time) until it succeeds, the
-/// subscription goes away or gets disabled.
-async fn retry(sim: Simulator, job: Job, mut deadline: DateTime<Utc>) {
+/// subscription goes away (deleted, or answered 410) or gets disabled.
+async fn retry(sim: Simulator, mut job: Job, mut deadline: DateTime<Utc>) {
     let mut delay = sim.config().retry_base;
     let mut attempt = 2;
     loop {
@@ -206,7 +218,7 @@ async fn retry(sim: Simulator, job: Job, mut deadline: DateTime<Utc>) {
         if !sim.subscription_active(&job.subscription) {
             break;
         }
-        if sim.attempt(&job, attempt).await {
+        if sim.attempt(&mut job, attempt).await {
             break;
         }
         match sim.record_failure(&job.subscription) {
@@ -242,6 +254,16 @@ impl Simulator {
             .subscriptions
             .get(uuid)
             .is_some_and(|s| s.state == SubscriptionState::Active)
+    }
+
+    /// Deletes a subscription whose callback answered 410 Gone (queued messages then see it
+    /// is gone; no retry follows).
+    fn delete_gone_subscription(&self, uuid: &str) {
+        let mut st = self.state();
+        if st.subscriptions.remove(uuid).is_some() {
+            st.workers.remove(uuid);
+            tracing::warn!(subscription = %uuid, "webhook subscription deleted: its callback answered 410 Gone");
+        }
     }
 
     /// Notes a failed attempt. Returns the time by which retrying must have succeeded, or
@@ -313,13 +335,21 @@ impl Simulator {
         Some(mode)
     }
 
-    /// One POST of the job; logs it and says whether it succeeded (2xx).
-    async fn attempt(&self, job: &Job, attempt: u32) -> bool {
+    /// One POST of the job; logs it and says whether it succeeded (2xx). A 410 deletes the
+    /// subscription.
+    async fn attempt(&self, job: &mut Job, attempt: u32) -> bool {
         let at = self.now();
-        let signature = job
-            .key
-            .as_deref()
-            .map(|key| signature_header(key, at.timestamp(), job.body.as_bytes()));
+        let reuse_first = attempt > 1 && self.switches().sign_retries_at_first_attempt;
+        let signature = match (&job.first_signature, reuse_first) {
+            (Some(first), true) => Some(first.clone()),
+            _ => job
+                .key
+                .as_deref()
+                .map(|key| signature_header(key, at.timestamp(), job.body.as_bytes())),
+        };
+        if attempt == 1 {
+            job.first_signature = signature.clone();
+        }
         let timeout = self.config().delivery_timeout;
         let (status, error) = match self.take_failure(&job.url) {
             Some(FailureMode::Status(code)) => (Some(code), None),
@@ -348,6 +378,7 @@ impl Simulator {
             signature,
         };
         let succeeded = record.succeeded();
+        let gone = record.status == Some(410);
         tracing::info!(
             subscription = %record.subscription,
             event = %record.event,
@@ -359,6 +390,9 @@ impl Simulator {
         self.state().deliveries.push(record);
         if succeeded {
             self.record_success(&job.subscription);
+        }
+        if gone {
+            self.delete_gone_subscription(&job.subscription);
         }
         succeeded
     }

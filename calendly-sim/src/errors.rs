@@ -99,9 +99,9 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "Permission Denied", message)
     }
 
-    /// The Free-plan refusal seen verbatim by integrators.
+    /// The refusal of an event whose feature the plan lacks (message as of 2026-11-03).
     pub(crate) fn upgrade_required() -> Self {
-        Self::permission_denied("Please upgrade your Calendly account to Standard")
+        Self::permission_denied("Please upgrade to a paid Calendly account.")
     }
 
     pub(crate) fn insufficient_scope(scope: &str) -> Self {

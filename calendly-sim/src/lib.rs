@@ -16,7 +16,9 @@
 
 mod auth;
 mod bookings;
+mod callback_urls;
 mod clock;
+mod conferences;
 mod config;
 mod consent;
 mod control;
@@ -24,14 +26,17 @@ mod deliveries;
 mod errors;
 mod oauth;
 mod pagination;
+mod rate_limits;
 mod scheduled_events;
 mod scopes;
 mod server;
 pub mod signature;
 mod state;
 mod subscriptions;
+mod switches;
 mod tokens;
 mod users;
+mod webhook_events;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -44,11 +49,13 @@ pub use deliveries::{DeliveryAttempt, FailureMode, FailureRule};
 pub use errors::SimError;
 pub use signature::{sign, signature_header, SIGNATURE_HEADER};
 pub use subscriptions::{CreatedWith, SubscriptionScope, SubscriptionState, SubscriptionView};
+pub use switches::RuntimeSwitches;
 pub use tokens::IssuedTokens;
 pub use users::{NewUser, Plan, Role, SimUser};
 
 use clock::Clock;
 use state::State;
+use switches::Switches;
 
 /// A running simulator. Cheap to clone; every clone drives the same Calendly.
 #[derive(Clone)]
@@ -58,6 +65,8 @@ pub struct Simulator {
 
 struct Inner {
     config: SimConfig,
+    /// Behaviour switches flipped at run time (initialised from `config`).
+    switches: Switches,
     base_url: String,
     clock: Clock,
     state: Mutex<State>,
@@ -93,6 +102,7 @@ impl Simulator {
             .map_err(std::io::Error::other)?;
         let sim = Simulator {
             inner: Arc::new(Inner {
+                switches: Switches::from_config(&config),
                 config,
                 base_url: format!("http://{local}"),
                 clock: Clock::new(),
@@ -123,6 +133,7 @@ impl Simulator {
         self.inner.base_url.clone()
     }
 
+    /// The configuration the simulator was started with (runtime switches: `switches()`).
     pub fn config(&self) -> &SimConfig {
         &self.inner.config
     }

@@ -26,17 +26,33 @@ use crate::Simulator;
 /// OAuth tokens issued per user per minute.
 const TOKENS_PER_MINUTE: u32 = 8;
 
-/// The 200 body of `POST /oauth/token` (§1.4), in the documented key order.
+/// The 200 body of `POST /oauth/token` (§1.4), in the documented key order. `expires_in`,
+/// `owner` and `organization` are left out of minimal refresh responses.
 #[derive(Debug, Serialize)]
 pub(crate) struct TokenResponse {
     pub token_type: &'static str,
-    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
     pub created_at: i64,
     pub refresh_token: String,
     pub access_token: String,
     pub scope: String,
-    pub owner: String,
-    pub organization: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+impl TokenResponse {
+    /// Only `access_token`, `refresh_token`, `token_type`, `created_at` and `scope`.
+    fn minimal(self) -> Self {
+        Self {
+            expires_in: None,
+            owner: None,
+            organization: None,
+            ..self
+        }
+    }
 }
 
 /// The 200 body of `POST /oauth/introspect` (§1.6).
@@ -69,13 +85,13 @@ impl Simulator {
             .unwrap_or_default();
         TokenResponse {
             token_type: "Bearer",
-            expires_in: ACCESS_TOKEN_SECONDS,
+            expires_in: Some(ACCESS_TOKEN_SECONDS),
             created_at: grant.issued_at.timestamp(),
             refresh_token: grant.refresh_token.clone().unwrap_or_default(),
             access_token: grant.access_token.clone(),
             scope: grant.scope_text.clone(),
-            owner: self.uri("users", &grant.user),
-            organization: self.uri("organizations", &org),
+            owner: Some(self.uri("users", &grant.user)),
+            organization: Some(self.uri("organizations", &org)),
         }
     }
 
@@ -175,7 +191,11 @@ impl Simulator {
         // Rotation: the used refresh token dies now; its access token lives out its 2 hours.
         st.grants[old].refresh_used = true;
         let index = self.issue_grant(&mut st, &user, CreatedWith::OAuth, &scopes, now);
-        Ok(self.token_response(&st, index))
+        let response = self.token_response(&st, index);
+        if self.switches().minimal_refresh_responses {
+            return Ok(response.minimal());
+        }
+        Ok(response)
     }
 
     fn introspection(&self, token: &str) -> Introspection {

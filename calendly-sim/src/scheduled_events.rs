@@ -38,6 +38,14 @@ impl From<&Cancellation> for CancellationView {
     }
 }
 
+/// One `event_guests` entry (keys alphabetical).
+#[derive(Clone, Debug, Serialize)]
+struct Guest {
+    created_at: String,
+    email: String,
+    updated_at: String,
+}
+
 #[derive(Clone, Debug, Serialize)]
 struct Membership {
     user: String,
@@ -62,14 +70,14 @@ pub(crate) struct EventResource {
     cancellation: Option<CancellationView>,
     created_at: String,
     end_time: String,
-    event_guests: Vec<Value>,
+    event_guests: Vec<Guest>,
     event_memberships: Vec<Membership>,
     event_type: String,
     invitees_counter: InviteesCounter,
     location: Value,
     meeting_notes_html: Option<String>,
     meeting_notes_plain: Option<String>,
-    name: String,
+    name: Option<String>,
     start_time: String,
     status: &'static str,
     updated_at: String,
@@ -141,7 +149,14 @@ impl Simulator {
         ev: &EventRecord,
         api: bool,
     ) -> EventResource {
-        let host = st.users.get(&ev.host);
+        let membership = |user: &str| {
+            let found = st.users.get(user);
+            Membership {
+                user: self.uri("users", user),
+                user_email: found.map(|h| h.email.clone()).unwrap_or_default(),
+                user_name: found.map(|h| h.name.clone()).unwrap_or_default(),
+            }
+        };
         let invitees = ev.invitees.iter().filter_map(|id| st.invitees.get(id));
         let (total, active) = invitees.fold((0, 0), |(t, a), i| {
             (t + 1, a + usize::from(i.status == Status::Active))
@@ -151,12 +166,16 @@ impl Simulator {
             cancellation: ev.cancellation.as_ref().map(CancellationView::from),
             created_at: timestamp(&ev.created_at),
             end_time: timestamp(&ev.end),
-            event_guests: Vec::new(),
-            event_memberships: vec![Membership {
-                user: self.uri("users", &ev.host),
-                user_email: host.map(|h| h.email.clone()).unwrap_or_default(),
-                user_name: host.map(|h| h.name.clone()).unwrap_or_default(),
-            }],
+            event_guests: ev
+                .guests
+                .iter()
+                .map(|g| Guest {
+                    created_at: timestamp(&g.created_at),
+                    email: g.email.clone(),
+                    updated_at: timestamp(&g.updated_at),
+                })
+                .collect(),
+            event_memberships: ev.hosts().map(membership).collect(),
             event_type: self.uri("event_types", &ev.event_type),
             invitees_counter: InviteesCounter {
                 total,
@@ -233,7 +252,7 @@ impl Simulator {
 
 /// Which events a list request may see.
 enum Audience {
-    /// Events hosted by this user uuid.
+    /// Events this user uuid hosts (as the booked host or a co-host).
     User(String),
     /// Events of this organization uuid.
     Organization(String),
@@ -242,7 +261,7 @@ enum Audience {
 impl Audience {
     fn includes(&self, ev: &EventRecord) -> bool {
         match self {
-            Audience::User(user) => ev.host == *user,
+            Audience::User(user) => ev.hosted_by(user),
             Audience::Organization(org) => ev.org == *org,
         }
     }
@@ -286,9 +305,10 @@ fn audience(st: &SimState, caller: &Caller, params: &Params) -> Result<Audience,
     }
 }
 
-/// Hosts see their events; admins and owners see every event of their organization.
+/// Hosts (co-hosts too) see their events; admins and owners see every event of their
+/// organization.
 fn can_view(caller: &Caller, ev: &EventRecord) -> bool {
-    ev.host == caller.user || (caller.is_admin() && ev.org == caller.org)
+    ev.hosted_by(&caller.user) || (caller.is_admin() && ev.org == caller.org)
 }
 
 fn parse_time(params: &Params, key: &str, details: &mut Vec<Detail>) -> Option<DateTime<Utc>> {

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-/// Every scope Calendly's catalog knows (§1.7); anything else is `invalid_scope`.
+/// Every scope Calendly's catalog knows (§1.7, plus the Contacts and Notetaker scopes of the
+/// 2026 release notes); anything else is `invalid_scope`.
 pub(crate) const SCOPE_CATALOG: &[&str] = &[
     "users:read",
     "organizations:read",
@@ -23,6 +24,10 @@ pub(crate) const SCOPE_CATALOG: &[&str] = &[
     "activity_log:read",
     "data_compliance:write",
     "outgoing_communications:read",
+    "contacts:read",
+    "contacts:write",
+    "meeting_recaps:read",
+    "meeting_recaps:write",
 ];
 
 /// What a token may do: a space-separated list, or the legacy full-access `default`.

@@ -24,11 +24,14 @@ pub(crate) struct State {
     /// Access and refresh tokens → index into `grants`.
     pub tokens: HashMap<String, TokenRef>,
     pub token_issuance: HashMap<String, Window>,
+    /// User uuid → this minute's API requests (every token of the user, 429s included).
     pub api_usage: HashMap<String, Window>,
+    /// User uuid → every API request ever made with the user's tokens (429s included).
+    pub api_calls: HashMap<String, u64>,
     pub events: HashMap<String, EventRecord>,
     pub invitees: HashMap<String, InviteeRecord>,
     /// (host uuid, event name) → event type uuid, so repeat bookings share an event type.
-    pub event_types: HashMap<(String, String), String>,
+    pub event_types: HashMap<(String, Option<String>), String>,
     pub subscriptions: HashMap<String, SubscriptionRecord>,
     pub deliveries: Vec<DeliveryAttempt>,
     pub failures: Vec<FailureRule>,
@@ -129,14 +132,14 @@ impl Window {
         }
     }
 
-    pub(crate) fn hit(&mut self, now: DateTime<Utc>, limit: u32) -> WindowHit {
+    /// Starts a new window when a minute has passed since this one began.
+    fn roll(&mut self, now: DateTime<Utc>) {
         if now >= self.start + Duration::minutes(1) || now < self.start {
             *self = Self::new(now);
         }
-        let allowed = self.count < limit;
-        if allowed {
-            self.count += 1;
-        }
+    }
+
+    fn report(&self, now: DateTime<Utc>, limit: u32, allowed: bool) -> WindowHit {
         let reset = ((self.start + Duration::minutes(1)) - now)
             .num_milliseconds()
             .max(0);
@@ -146,6 +149,30 @@ impl Window {
             remaining: limit.saturating_sub(self.count),
             reset: (reset + 999) / 1000,
         }
+    }
+
+    /// Counts one request if the limit allows it (refused requests are not counted).
+    pub(crate) fn hit(&mut self, now: DateTime<Utc>, limit: u32) -> WindowHit {
+        self.roll(now);
+        let allowed = self.count < limit;
+        if allowed {
+            self.count += 1;
+        }
+        self.report(now, limit, allowed)
+    }
+
+    /// Counts one request whether or not it is allowed: refused requests use up the window too.
+    pub(crate) fn count_every(&mut self, now: DateTime<Utc>, limit: u32) -> WindowHit {
+        self.roll(now);
+        let allowed = self.count < limit;
+        self.count = self.count.saturating_add(1);
+        self.report(now, limit, allowed)
+    }
+
+    /// Spends `n` requests of the current window (made elsewhere, e.g. another integration).
+    pub(crate) fn spend(&mut self, now: DateTime<Utc>, n: u32) {
+        self.roll(now);
+        self.count = self.count.saturating_add(n);
     }
 }
 
@@ -172,11 +199,24 @@ pub(crate) struct Cancellation {
     pub created_at: DateTime<Utc>,
 }
 
+/// One `event_guests` entry.
+#[derive(Clone, Debug)]
+pub(crate) struct GuestRecord {
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 pub(crate) struct EventRecord {
     pub uuid: String,
     pub seq: u64,
-    pub name: String,
+    /// `None` serializes as `"name": null` (the field is nullable upstream).
+    pub name: Option<String>,
+    /// The booked user's uuid (first `event_memberships` entry).
     pub host: String,
+    /// Further hosts' uuids, in order (collective / round-robin-with-several-hosts events).
+    pub co_hosts: Vec<String>,
+    pub guests: Vec<GuestRecord>,
     pub org: String,
     pub event_type: String,
     pub start: DateTime<Utc>,
@@ -189,6 +229,18 @@ pub(crate) struct EventRecord {
     pub cancellation: Option<Cancellation>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl EventRecord {
+    /// Every host's uuid: the booked host first, then the co-hosts.
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.host.as_str()).chain(self.co_hosts.iter().map(String::as_str))
+    }
+
+    /// Whether this user uuid is one of the event's hosts.
+    pub(crate) fn hosted_by(&self, user: &str) -> bool {
+        self.hosts().any(|h| h == user)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -277,5 +329,16 @@ mod tests {
         assert_eq!(second.remaining, 0);
         assert!(!window.hit(now, 2).allowed);
         assert!(window.hit(now + Duration::seconds(61), 2).allowed);
+    }
+
+    #[test]
+    fn a_counting_window_counts_refused_requests_and_spent_ones() {
+        let now = Utc::now();
+        let mut window = Window::new(now);
+        window.spend(now, 2);
+        let refused = window.count_every(now, 2);
+        assert!(!refused.allowed);
+        assert_eq!(window.count, 3);
+        assert!(window.count_every(now + Duration::seconds(60), 2).allowed);
     }
 }

@@ -12,21 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
+use crate::callback_urls;
 use crate::clock::timestamp;
 use crate::config::{new_uuid, UniquenessKey};
 use crate::errors::{ApiError, Detail, NOT_YOUR_ORGANIZATION, NO_ACCESS};
 use crate::pagination::{Collection, PageRequest, Params, Resource};
 use crate::state::{id_of, State as SimState, SubscriptionRecord};
+use crate::webhook_events::{self, KNOWN_EVENTS};
 use crate::Simulator;
-
-/// Events a subscription may ask for (the create body's enum).
-const KNOWN_EVENTS: [&str; 5] = [
-    "invitee.created",
-    "invitee.canceled",
-    "invitee_no_show.created",
-    "invitee_no_show.deleted",
-    "routing_form_submission.created",
-];
 
 /// How the subscription was created: decides which key signs its deliveries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +47,7 @@ impl SubscriptionScope {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Organization => "organization",
             Self::User => "user",
@@ -186,14 +179,15 @@ struct CreateRequest {
 }
 
 impl CreateRequest {
-    fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    /// `public_only`: strict mode, where the URL must be a public `https` one.
+    fn parse(body: &Map<String, Value>, public_only: bool) -> Result<Self, ApiError> {
         let mut details = Vec::new();
         let url = required_string(body, "url", &mut details);
         if let Some(raw) = &url {
-            let ok = url::Url::parse(raw)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-            if !ok {
+            if !callback_urls::is_valid(raw) {
                 details.push(Detail::invalid("url", "is invalid"));
+            } else if public_only && !callback_urls::is_public_https(raw) {
+                details.push(Detail::invalid("url", callback_urls::NOT_PUBLIC));
             }
         }
         let events = match body.get("events") {
@@ -316,6 +310,7 @@ fn check_access(caller: &Caller, sub: &SubscriptionRecord) -> Result<(), ApiErro
     }
 }
 
+/// Whether another subscription already holds this URL under the configured uniqueness key.
 fn is_duplicate(
     st: &SimState,
     key: UniquenessKey,
@@ -327,9 +322,37 @@ fn is_duplicate(
     st.subscriptions.values().any(|s| {
         s.org == org
             && s.callback_url == url
-            && (key == UniquenessKey::Organization
-                || (s.scope == scope && s.user.as_deref() == user))
+            && match key {
+                UniquenessKey::Organization => true,
+                UniquenessKey::OrganizationUser => s.user.as_deref() == user,
+                UniquenessKey::OrganizationUserScope => {
+                    s.scope == scope && s.user.as_deref() == user
+                }
+            }
     })
+}
+
+/// The plan, scope-restriction and read-scope rules of the requested events.
+fn check_events(caller: &Caller, request: &CreateRequest) -> Result<(), ApiError> {
+    for event in &request.events {
+        if let Some(only) = webhook_events::only_scope(event) {
+            if request.scope != only {
+                return Err(ApiError::invalid_argument(vec![Detail::invalid(
+                    "events",
+                    &format!("{event} is only available with {} scope", only.as_str()),
+                )]));
+            }
+        }
+    }
+    // Observed (n8n PR 33286): a missing read scope for an event family is a 400, not a 403.
+    if request
+        .events
+        .iter()
+        .any(|e| !caller.has(webhook_events::read_scope(e)))
+    {
+        return Err(ApiError::invalid_argument(Vec::new()));
+    }
+    Ok(())
 }
 
 /// `POST /webhook_subscriptions` (scope `webhooks:write`): 201 `{resource}`.
@@ -346,10 +369,16 @@ pub(crate) async fn create(
     let object = value
         .as_object()
         .ok_or_else(|| ApiError::invalid_argument(Vec::new()))?;
-    let request = CreateRequest::parse(object)?;
+    let request = CreateRequest::parse(object, sim.switches().require_public_callback_url)?;
 
     let org = check_organization(&caller, &request.organization)?.to_string();
-    if caller.plan == crate::users::Plan::Free {
+    // Webhooks are on all plans; only events whose feature a Free plan lacks are refused.
+    if caller.plan == crate::users::Plan::Free
+        && request
+            .events
+            .iter()
+            .any(|e| webhook_events::needs_paid_plan(e))
+    {
         return Err(ApiError::upgrade_required());
     }
     let user = match request.scope {
@@ -367,20 +396,7 @@ pub(crate) async fn create(
         // The simulator has no groups, so every group URI is unknown.
         SubscriptionScope::Group => return Err(ApiError::not_found()),
     };
-    let wants = |prefix: &str| request.events.iter().any(|e| e.starts_with(prefix));
-    if wants("routing_form_submission.") && request.scope != SubscriptionScope::Organization {
-        return Err(ApiError::invalid_argument(vec![Detail::invalid(
-            "events",
-            "routing_form_submission.created is only available with organization scope",
-        )]));
-    }
-    // Observed (n8n PR 33286): a missing read scope for an event family is a 400, not a 403.
-    let needs_events_read = wants("invitee.") || wants("invitee_no_show.");
-    if (needs_events_read && !caller.has("scheduled_events:read"))
-        || (wants("routing_form_submission.") && !caller.has("routing_forms:read"))
-    {
-        return Err(ApiError::invalid_argument(Vec::new()));
-    }
+    check_events(&caller, &request)?;
 
     let now = sim.now();
     let mut st = sim.state();

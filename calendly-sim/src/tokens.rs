@@ -73,9 +73,9 @@ impl Simulator {
             access_token: response.access_token,
             refresh_token: response.refresh_token,
             scope: response.scope,
-            expires_in: response.expires_in,
-            owner: response.owner,
-            organization: response.organization,
+            expires_in: response.expires_in.unwrap_or(ACCESS_TOKEN_SECONDS),
+            owner: response.owner.unwrap_or_default(),
+            organization: response.organization.unwrap_or_default(),
         }
     }
 

@@ -228,6 +228,29 @@ impl Simulator {
         }
     }
 
+    /// Moves a user to another (existing) organization, keeping role and plan. From then on API
+    /// calls and token responses report the new organization; the user's user-scope
+    /// subscriptions in the old organization stop receiving deliveries (calendly-api.md §7),
+    /// and events booked before the move stay in the old organization.
+    pub fn move_user_to_organization(
+        &self,
+        user_uri: &str,
+        new_org_uri: &str,
+    ) -> Result<(), SimError> {
+        let now = self.now();
+        let mut st = self.state();
+        let org = id_of(new_org_uri, "organizations")
+            .filter(|id| st.orgs.contains_key(*id))
+            .ok_or_else(|| SimError::UnknownOrganization(new_org_uri.to_string()))?
+            .to_string();
+        let user = self
+            .user_record_mut(&mut st, user_uri)
+            .ok_or_else(|| SimError::UnknownUser(user_uri.to_string()))?;
+        user.org = org;
+        user.updated_at = now;
+        Ok(())
+    }
+
     /// Who is "signed in to Calendly" on the consent page; `None` shows a sign-in form instead.
     pub fn set_consent_user(&self, user_uri: Option<&str>) {
         let mut st = self.state();

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use crate::error::{rate_limit_reset, Error};
+use crate::error::{rate_limit_reset, Error, RateLimit};
 use crate::ids::{CalendlyUserUri, OrganizationUri, ScheduledEventUri, SubscriptionUri};
 use crate::oauth::endpoint;
 use crate::secrets::{AccessToken, SigningKey};
@@ -101,7 +101,7 @@ impl Client {
     }
 
     /// `POST /webhook_subscriptions` (scope `webhooks:write`). 409 [`Error::Conflict`] when the
-    /// URL is already subscribed; 403 [`Error::is_plan_without_webhooks`] on a Free plan.
+    /// URL is already subscribed; 403 [`Error::is_plan_refusal`] for events the plan lacks.
     #[tracing::instrument(skip_all, fields(endpoint = "POST /webhook_subscriptions"))]
     pub async fn create_webhook_subscription(
         &self,
@@ -154,7 +154,7 @@ impl Client {
         push(&mut query, "user", request.user.as_ref());
         push(&mut query, "count", request.count);
         push(&mut query, "page_token", request.page_token.as_ref());
-        self.request(token, Method::GET, &["webhook_subscriptions"], query, None)
+        self.request_page(token, Method::GET, &["webhook_subscriptions"], query, None)
             .await
     }
 
@@ -208,7 +208,7 @@ impl Client {
         push(&mut query, "sort", request.sort.as_ref());
         push(&mut query, "count", request.count);
         push(&mut query, "page_token", request.page_token.as_ref());
-        self.request(token, Method::GET, &["scheduled_events"], query, None)
+        self.request_page(token, Method::GET, &["scheduled_events"], query, None)
             .await
     }
 
@@ -239,12 +239,26 @@ impl Client {
         push(&mut query, "count", request.count);
         push(&mut query, "page_token", request.page_token.as_ref());
         let path = ["scheduled_events", event.uuid(), "invitees"];
-        self.request(token, Method::GET, &path, query, None).await
+        self.request_page(token, Method::GET, &path, query, None).await
     }
 
-    /// Sends one authenticated request under the API base URL and decodes the JSON answer
-    /// (an empty answer, such as a 204, decodes as `null`, i.e. `()`). Any non-2xx status
-    /// becomes an [`Error`] built from Calendly's `{title, message, details}` body.
+    /// [`Client::request`] for a collection: the page also carries the rate-limit headers, so a
+    /// long sync can pace itself.
+    async fn request_page<T: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        path: &[&str],
+        query: Query,
+        body: Option<serde_json::Value>,
+    ) -> Result<Page<T>, Error> {
+        let (mut page, rate_limit): (Page<T>, _) = self
+            .request_with_rate(token, method, path, query, body)
+            .await?;
+        page.rate_limit = rate_limit;
+        Ok(page)
+    }
+
     async fn request<T: DeserializeOwned>(
         &self,
         token: &AccessToken,
@@ -253,6 +267,23 @@ impl Client {
         query: Query,
         body: Option<serde_json::Value>,
     ) -> Result<T, Error> {
+        Ok(self
+            .request_with_rate(token, method, path, query, body)
+            .await?
+            .0)
+    }
+
+    /// Sends one authenticated request under the API base URL and decodes the JSON answer
+    /// (an empty answer, such as a 204, decodes as `null`, i.e. `()`). Any non-2xx status
+    /// becomes an [`Error`] built from Calendly's `{title, message, details}` body.
+    async fn request_with_rate<T: DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        path: &[&str],
+        query: Query,
+        body: Option<serde_json::Value>,
+    ) -> Result<(T, Option<RateLimit>), Error> {
         let url = endpoint(&self.api_base_url, path);
         let mut builder = self
             .http
@@ -271,6 +302,7 @@ impl Client {
         })?;
         let status = response.status();
         let reset = rate_limit_reset(response.headers());
+        let rate_limit = RateLimit::from_headers(response.headers());
         let bytes = response.bytes().await?;
         if !status.is_success() {
             let error = Error::from_api_response(status.as_u16(), reset, &bytes);
@@ -279,8 +311,9 @@ impl Client {
         }
         tracing::debug!(%method, path = url.path(), status = status.as_u16(), "Calendly answered");
         let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(bytes)
-            .map_err(|err| Error::Decode(format!("{method} {}: {err}", url.path())))
+        let value = serde_json::from_slice(bytes)
+            .map_err(|err| Error::Decode(format!("{method} {}: {err}", url.path())))?;
+        Ok((value, rate_limit))
     }
 }
 

@@ -2,9 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The start of the 403 message Calendly sends when the account's plan has no webhooks
-/// (`"Please upgrade your Calendly account to Standard"`).
-const PLAN_WITHOUT_WEBHOOKS: &str = "Please upgrade your Calendly account";
+/// The 403 messages Calendly sends when the account's plan lacks the feature asked for: today's
+/// (since November 2026, only for events a Free plan cannot have, e.g. routing forms) and the
+/// older one (`"Please upgrade your Calendly account to Standard"`).
+const PLAN_REFUSALS: [&str; 2] = [
+    "Please upgrade to a paid Calendly account",
+    "Please upgrade your Calendly account",
+];
 
 /// How long to wait after a 429 that carried no `X-RateLimit-Reset` header.
 pub(crate) const DEFAULT_RATE_LIMIT_RESET_SECS: u64 = 60;
@@ -14,7 +18,7 @@ pub(crate) const DEFAULT_RATE_LIMIT_RESET_SECS: u64 = 60;
 pub struct ErrorDetail {
     #[serde(default)]
     pub parameter: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::null_default")]
     pub message: String,
     #[serde(default)]
     pub code: Option<String>,
@@ -78,9 +82,33 @@ impl Error {
         )
     }
 
-    /// A 403 because the account's plan does not include webhooks (Free plan).
-    pub fn is_plan_without_webhooks(&self) -> bool {
-        matches!(self, Error::Forbidden { message, .. } if message.starts_with(PLAN_WITHOUT_WEBHOOKS))
+    /// A 403 because the account's plan does not include what was asked for (Calendly says
+    /// "Please upgrade to a paid Calendly account."). Any other 403 is a different refusal.
+    pub fn is_plan_refusal(&self) -> bool {
+        matches!(self, Error::Forbidden { message, .. }
+            if PLAN_REFUSALS.iter().any(|prefix| message.trim_start().starts_with(prefix)))
+    }
+
+    /// A 400 whose `details` name this parameter (e.g. `url` for a callback URL Calendly will
+    /// not call).
+    pub fn is_invalid_parameter(&self, parameter: &str) -> bool {
+        matches!(self, Error::InvalidArgument { details, .. }
+            if details.iter().any(|d| d.parameter.as_deref() == Some(parameter)))
+    }
+
+    /// The `details` of a 400 as one line, e.g. `url: must be a publicly reachable https URL`.
+    pub fn details_text(&self) -> Option<String> {
+        let Error::InvalidArgument { details, .. } = self else {
+            return None;
+        };
+        let parts: Vec<String> = details
+            .iter()
+            .map(|d| match &d.parameter {
+                Some(parameter) => format!("{parameter}: {}", d.message),
+                None => d.message.clone(),
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     /// A 403 because the token lacks an OAuth scope; the user must reconnect to grant it.
@@ -105,13 +133,13 @@ impl Error {
     ) -> Error {
         #[derive(Deserialize, Default)]
         struct Body {
-            #[serde(default)]
+            #[serde(default, deserialize_with = "crate::lenient::null_default")]
             title: String,
-            #[serde(default)]
+            #[serde(default, deserialize_with = "crate::lenient::null_default")]
             message: String,
-            #[serde(default)]
+            #[serde(default, deserialize_with = "crate::lenient::lenient_vec")]
             details: Vec<ErrorDetail>,
-            #[serde(default)]
+            #[serde(default, deserialize_with = "crate::lenient::lenient_vec")]
             required_scopes: Vec<String>,
         }
         let body: Body = serde_json::from_slice(body).unwrap_or_default();
@@ -144,6 +172,29 @@ impl Error {
     }
 }
 
+/// The `X-RateLimit-*` headers Calendly puts on every API answer: the per-user budget, which
+/// the user's other integrations share (calendly-api.md §0, §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets.
+    pub reset_secs: u64,
+}
+
+impl RateLimit {
+    pub(crate) fn from_headers(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
+        let number = |name: &str| -> Option<u64> {
+            headers.get(name)?.to_str().ok()?.trim().parse().ok()
+        };
+        Some(RateLimit {
+            limit: u32::try_from(number("x-ratelimit-limit")?).ok()?,
+            remaining: u32::try_from(number("x-ratelimit-remaining")?).ok()?,
+            reset_secs: number("x-ratelimit-reset").unwrap_or(DEFAULT_RATE_LIMIT_RESET_SECS),
+        })
+    }
+}
+
 /// Reads `X-RateLimit-Reset` (seconds until the window resets).
 pub(crate) fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     headers
@@ -167,13 +218,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn todays_plan_refusal_is_recognised_and_other_403s_are_not() {
+        let plan = Error::from_api_response(
+            403,
+            None,
+            br#"{"title":"Permission Denied","message":"Please upgrade to a paid Calendly account."}"#,
+        );
+        assert!(plan.is_plan_refusal());
+        let role = Error::from_api_response(
+            403,
+            None,
+            br#"{"title":"Permission Denied","message":"You do not have permission"}"#,
+        );
+        assert!(!role.is_plan_refusal());
+    }
+
+    #[test]
+    fn a_400_names_the_parameter_it_is_about() {
+        let err = Error::from_api_response(
+            400,
+            None,
+            br#"{"title":"Invalid Argument","message":"The supplied parameters are invalid.","details":[{"parameter":"url","message":"must be a publicly reachable https URL"}]}"#,
+        );
+        assert!(err.is_invalid_parameter("url"));
+        assert!(!err.is_invalid_parameter("user"));
+        assert_eq!(
+            err.details_text().as_deref(),
+            Some("url: must be a publicly reachable https URL")
+        );
+    }
+
+    #[test]
     fn a_free_plan_403_is_recognised() {
         let err = Error::from_api_response(
             403,
             None,
             br#"{"title":"Permission Denied","message":"Please upgrade your Calendly account to Standard"}"#,
         );
-        assert!(err.is_plan_without_webhooks());
+        assert!(err.is_plan_refusal());
         assert!(!err.is_insufficient_scope());
         assert!(!err.is_transient());
     }
@@ -186,7 +268,7 @@ mod tests {
             br#"{"title":"Insufficient scope","message":"This operation requires the scopes listed in the 'required_scopes' array.","required_scopes":["webhooks:write"]}"#,
         );
         assert!(err.is_insufficient_scope());
-        assert!(!err.is_plan_without_webhooks());
+        assert!(!err.is_plan_refusal());
         match err {
             Error::Forbidden {
                 required_scopes, ..

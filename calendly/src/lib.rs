@@ -11,6 +11,7 @@
 mod client;
 mod error;
 pub mod ids;
+mod lenient;
 pub mod oauth;
 pub mod secrets;
 pub mod types;
@@ -19,11 +20,11 @@ pub mod webhook;
 pub use client::{
     Client, CreateWebhookSubscription, ListInvitees, ListScheduledEvents, ListWebhookSubscriptions,
 };
-pub use error::{Error, ErrorDetail};
+pub use error::{Error, ErrorDetail, RateLimit};
 pub use oauth::http_client;
 pub use types::{
     Cancellation, EventGuest, EventMembership, Invitee, InviteesCounter, Location, NoShow, Page,
-    QuestionAndAnswer, ScheduledEvent, Status, SubscriptionScope, SubscriptionState, Tracking,
+    QuestionAndAnswer, ScheduledEvent, Status, DEFAULT_MEETING_TITLE, SubscriptionScope, SubscriptionState, Tracking,
     User, WebhookSubscription,
 };
 

@@ -76,25 +76,29 @@ pub struct TokenSet {
     pub access_token: AccessToken,
     /// Single-use: replaces the previous refresh token.
     pub refresh_token: RefreshToken,
-    /// Seconds the access token lives (7200 at Calendly).
+    /// Seconds the access token lives; [`DEFAULT_EXPIRES_IN_SECS`] when Calendly leaves it out.
     pub expires_in: i64,
     /// Unix seconds when Calendly issued the token.
     pub created_at: Option<i64>,
     /// Granted scopes, space-separated (`"default"` for legacy apps).
     pub scope: Option<String>,
-    /// The Calendly user who authorised the app.
-    pub owner: CalendlyUserUri,
-    pub organization: OrganizationUri,
+    /// The Calendly user who authorised the app. Optional: a refresh answer may leave it out,
+    /// and the new tokens must be kept whatever else is missing (calendly-api.md §0).
+    pub owner: Option<CalendlyUserUri>,
+    pub organization: Option<OrganizationUri>,
 }
+
+/// Calendly's access tokens live two hours.
+pub const DEFAULT_EXPIRES_IN_SECS: i64 = 7200;
 
 /// Calendly's additions to the RFC 6749 token response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CalendlyTokenFields {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::lenient_option")]
     created_at: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::lenient_option")]
     owner: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::lenient_option")]
     organization: Option<String>,
 }
 
@@ -312,12 +316,24 @@ fn finish(
 fn token_set(response: CalendlyTokenResponse) -> Result<TokenSet, Error> {
     let missing = |field: &str| Error::Decode(format!("token response has no {field}"));
     let extra = response.extra_fields();
-    let owner = extra.owner.as_deref().ok_or_else(|| missing("owner"))?;
-    let organization = extra
-        .organization
-        .as_deref()
-        .ok_or_else(|| missing("organization"))?;
-    let bad = |e: crate::ids::IdError| Error::Decode(format!("token response: {e}"));
+    // Only the two tokens are essential. Anything else odd is logged and left out, because a
+    // refresh answer that is thrown away loses the rotated refresh token for good.
+    let uri = |field: &'static str, value: Option<&str>| -> Option<String> {
+        let value = value?;
+        if value.is_empty() {
+            return None;
+        }
+        Some(value.to_owned()).filter(|_| {
+            let ok = url::Url::parse(value).is_ok();
+            if !ok {
+                tracing::warn!(field, "token response carried an unreadable URI; ignored");
+            }
+            ok
+        })
+    };
+    let owner = uri("owner", extra.owner.as_deref()).and_then(|v| CalendlyUserUri::parse(&v).ok());
+    let organization =
+        uri("organization", extra.organization.as_deref()).and_then(|v| OrganizationUri::parse(&v).ok());
     Ok(TokenSet {
         access_token: AccessToken::new(response.access_token().secret().clone()),
         refresh_token: RefreshToken::new(
@@ -330,7 +346,8 @@ fn token_set(response: CalendlyTokenResponse) -> Result<TokenSet, Error> {
         expires_in: response
             .expires_in()
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .ok_or_else(|| missing("expires_in"))?,
+            .filter(|secs| *secs > 0)
+            .unwrap_or(DEFAULT_EXPIRES_IN_SECS),
         created_at: extra.created_at,
         scope: response.scopes().map(|scopes| {
             scopes
@@ -339,8 +356,8 @@ fn token_set(response: CalendlyTokenResponse) -> Result<TokenSet, Error> {
                 .collect::<Vec<_>>()
                 .join(" ")
         }),
-        owner: CalendlyUserUri::parse(owner).map_err(bad)?,
-        organization: OrganizationUri::parse(organization).map_err(bad)?,
+        owner,
+        organization,
     })
 }
 
@@ -466,12 +483,25 @@ mod tests {
         assert_eq!(tokens.expires_in, 7200);
         assert_eq!(tokens.created_at, Some(1548689183));
         assert_eq!(tokens.scope.as_deref(), Some("default"));
-        assert_eq!(tokens.owner.uuid(), "EBHAAFHDCAEQTSEZ");
-        assert_eq!(tokens.organization.uuid(), "EBHAAFHDCAEQTSEZ");
+        assert_eq!(tokens.owner.as_ref().unwrap().uuid(), "EBHAAFHDCAEQTSEZ");
+        assert_eq!(tokens.organization.as_ref().unwrap().uuid(), "EBHAAFHDCAEQTSEZ");
         assert_eq!(
             tokens.refresh_token.expose_secret(),
             "b77a76ffce83d3bc20531ddfa76704e584f0ee963f6041b8bfc70c91373267d5"
         );
         assert!(!format!("{tokens:?}").contains("b77a76ff"));
+    }
+
+    #[test]
+    fn a_refresh_answer_with_only_the_tokens_still_becomes_a_token_set() {
+        let response: CalendlyTokenResponse = serde_json::from_str(
+            r#"{"access_token":"new-access","refresh_token":"new-refresh","token_type":"Bearer","created_at":null,"owner":null,"organization":"not a uri"}"#,
+        )
+        .unwrap();
+        let tokens = token_set(response).unwrap();
+        assert_eq!(tokens.refresh_token.expose_secret(), "new-refresh");
+        assert_eq!(tokens.expires_in, DEFAULT_EXPIRES_IN_SECS);
+        assert_eq!(tokens.owner, None);
+        assert_eq!(tokens.organization, None);
     }
 }

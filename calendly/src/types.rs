@@ -1,11 +1,15 @@
 //! Calendly resources, shared by API responses and webhook payloads.
 //!
-//! Deserialisation is tolerant: unknown fields are ignored and fields Calendly may omit or null
-//! default, so a new Calendly field never breaks the app. URIs are parsed into [`crate::ids`].
+//! Deserialisation is tolerant: unknown fields are ignored; every field Calendly may omit or send
+//! as `null` is an `Option` or reads as its default (an explicit `null` included, see
+//! [`crate::lenient`]); lists decode item by item, so one odd item is skipped, not fatal. Only
+//! what identifies a resource (its URI, times, status) is required. URIs are parsed into
+//! [`crate::ids`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::lenient::{lenient_option, lenient_vec, null_default};
 use crate::ids::{
     CalendlyUserUri, EventTypeUri, InviteeUri, OrganizationUri, ScheduledEventUri, SubscriptionUri,
 };
@@ -72,17 +76,22 @@ string_enum!(
 /// A list page: `{ "collection": [...], "pagination": { "next_page_token": ... } }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "PageWire<T>")]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+#[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 pub struct Page<T> {
     pub collection: Vec<T>,
     /// Pass back as `page_token` to get the next page; `None` on the last page.
     pub next_page_token: Option<String>,
+    /// The `X-RateLimit-*` headers this page came with (not part of the body).
+    #[serde(skip)]
+    pub rate_limit: Option<crate::error::RateLimit>,
 }
 
 #[derive(Deserialize)]
+#[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
 struct PageWire<T> {
+    #[serde(deserialize_with = "lenient_vec")]
     collection: Vec<T>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pagination: Option<PaginationWire>,
 }
 
@@ -100,6 +109,7 @@ impl<T> From<PageWire<T>> for Page<T> {
                 .pagination
                 .and_then(|p| p.next_page_token)
                 .filter(|token| !token.is_empty()),
+            rate_limit: None,
         }
     }
 }
@@ -114,14 +124,16 @@ pub(crate) struct Resource<T> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub uri: CalendlyUserUri,
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
+    #[serde(default, deserialize_with = "null_default")]
     pub email: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub slug: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub scheduling_url: String,
     /// IANA zone, e.g. `Europe/London`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub timezone: String,
     pub current_organization: OrganizationUri,
     #[serde(default)]
@@ -130,9 +142,9 @@ pub struct User {
     pub locale: Option<String>,
     #[serde(default)]
     pub time_notation: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -144,18 +156,19 @@ pub struct WebhookSubscription {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// When Calendly last started retrying failed deliveries.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub retry_started_at: Option<DateTime<Utc>>,
     pub state: SubscriptionState,
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub events: Vec<String>,
     pub scope: SubscriptionScope,
     pub organization: OrganizationUri,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub user: Option<CalendlyUserUri>,
     /// Group URI for group-scoped subscriptions.
     #[serde(default)]
     pub group: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub creator: Option<CalendlyUserUri>,
 }
 
@@ -163,38 +176,54 @@ pub struct WebhookSubscription {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduledEvent {
     pub uri: ScheduledEventUri,
+    /// `string | null` in Calendly's spec: see [`ScheduledEvent::title`].
     #[serde(default)]
-    pub name: String,
+    pub name: Option<String>,
     pub status: Status,
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub event_type: Option<EventTypeUri>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub location: Option<Location>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub invitees_counter: Option<InviteesCounter>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub event_memberships: Vec<EventMembership>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub event_guests: Vec<EventGuest>,
     #[serde(default)]
     pub meeting_notes_plain: Option<String>,
     #[serde(default)]
     pub meeting_notes_html: Option<String>,
     /// Present when the event is canceled.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub cancellation: Option<Cancellation>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+impl ScheduledEvent {
+    /// What to call the meeting: its name, or "Meeting" when Calendly sent none (`name` is
+    /// nullable).
+    pub fn title(&self) -> &str {
+        self.name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(DEFAULT_MEETING_TITLE)
+    }
+}
+
+/// The title of a meeting whose event has no name.
+pub const DEFAULT_MEETING_TITLE: &str = "Meeting";
 
 /// Where a meeting happens. One tolerant struct for every variant (`physical`, `zoom`,
 /// `google_conference`, `outbound_call`, `custom`, …).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Location {
     /// `type` on the wire, e.g. `zoom`, `google_conference`, `physical`.
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
     pub kind: String,
     /// Address, phone number or free text, for non-conference variants.
     #[serde(default)]
@@ -215,11 +244,11 @@ pub struct Location {
 /// `invitees_counter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InviteesCounter {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub total: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub active: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub limit: u32,
 }
 
@@ -237,9 +266,9 @@ pub struct EventMembership {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventGuest {
     pub email: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -247,14 +276,14 @@ pub struct EventGuest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancellation {
     /// The canceler's name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub canceled_by: String,
     #[serde(default)]
     pub reason: Option<String>,
     /// `host` or `invitee`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub canceler_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -263,8 +292,9 @@ pub struct Cancellation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invitee {
     pub uri: InviteeUri,
+    #[serde(default, deserialize_with = "null_default")]
     pub email: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub name: String,
     /// `null` when the event uses a single name field.
     #[serde(default)]
@@ -278,20 +308,20 @@ pub struct Invitee {
     pub event: ScheduledEventUri,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub questions_and_answers: Vec<QuestionAndAnswer>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub tracking: Option<Tracking>,
     #[serde(default)]
     pub text_reminder_number: Option<String>,
     /// On `invitee.canceled`: true when the cancel is half of a reschedule.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub rescheduled: bool,
     /// On the `invitee.created` of a reschedule: the invitee it replaces.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub old_invitee: Option<InviteeUri>,
     /// On the `invitee.canceled` of a reschedule: the invitee that replaces it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub new_invitee: Option<InviteeUri>,
     #[serde(default)]
     pub cancel_url: Option<String>,
@@ -301,11 +331,11 @@ pub struct Invitee {
     pub routing_form_submission: Option<String>,
     #[serde(default)]
     pub payment: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub no_show: Option<NoShow>,
     #[serde(default)]
     pub reconfirmation: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub cancellation: Option<Cancellation>,
     /// `instant_book`, `api` or null.
     #[serde(default)]
@@ -317,11 +347,11 @@ pub struct Invitee {
 /// One answer to a booking question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuestionAndAnswer {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub question: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub answer: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub position: i64,
 }
 
@@ -347,13 +377,69 @@ pub struct Tracking {
 pub struct NoShow {
     /// `…/invitee_no_shows/{uuid}`.
     pub uri: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_option")]
     pub created_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_with_a_null_name_and_odd_fields_still_decodes() {
+        let event: ScheduledEvent = serde_json::from_str(
+            r#"{"uri":"https://api.calendly.com/scheduled_events/E1","name":null,"status":"active",
+                "start_time":"2026-11-20T10:00:00.000000Z","end_time":"2026-11-20T10:30:00.000000Z",
+                "event_type":"not a uri","location":{"type":"microsoft_teams_conference","status":"processing","join_url":null},
+                "invitees_counter":{"total":1,"active":null,"limit":1},
+                "event_memberships":[{"user":"https://api.calendly.com/users/U1","user_email":null},{"user":null}],
+                "event_guests":null,"meeting_notes_plain":null,"cancellation":null,"calendar_event":null,
+                "created_at":"2026-11-01T10:00:00.000000Z","updated_at":"2026-11-01T10:00:00.000000Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.name, None);
+        assert_eq!(event.title(), "Meeting");
+        assert_eq!(event.event_type, None, "a malformed URI is dropped, not fatal");
+        let location = event.location.unwrap();
+        assert_eq!(location.kind, "microsoft_teams_conference");
+        assert_eq!(location.join_url, None);
+        assert_eq!(event.invitees_counter.unwrap().active, 0);
+        assert_eq!(event.event_memberships.len(), 1, "the unreadable host is skipped");
+        assert!(event.event_guests.is_empty());
+    }
+
+    #[test]
+    fn an_invitee_with_nulls_everywhere_optional_still_decodes() {
+        let invitee: Invitee = serde_json::from_str(
+            r#"{"uri":"https://api.calendly.com/scheduled_events/E1/invitees/I1","email":"a@example.com","name":null,
+                "first_name":null,"last_name":null,"status":"active","timezone":null,
+                "event":"https://api.calendly.com/scheduled_events/E1",
+                "created_at":"2026-11-01T10:00:00.000000Z","updated_at":"2026-11-01T10:00:00.000000Z",
+                "questions_and_answers":[{"question":"Company","answer":null,"position":0},7],
+                "tracking":{"utm_campaign":null},"rescheduled":null,"old_invitee":null,"new_invitee":null,
+                "cancel_url":null,"reschedule_url":null,"no_show":null,"cancellation":null,"payment":null}"#,
+        )
+        .unwrap();
+        assert_eq!(invitee.name, "");
+        assert!(!invitee.rescheduled);
+        assert_eq!(invitee.questions_and_answers.len(), 1);
+        assert_eq!(invitee.questions_and_answers[0].answer, "");
+    }
+
+    #[test]
+    fn one_undecodable_event_does_not_cost_the_page() {
+        let page: Page<ScheduledEvent> = serde_json::from_str(
+            r#"{"collection":[
+                {"uri":"https://api.calendly.com/scheduled_events/E1","name":"Review","status":"active",
+                 "start_time":"2026-11-20T10:00:00.000000Z","end_time":"2026-11-20T10:30:00.000000Z",
+                 "created_at":"2026-11-01T10:00:00.000000Z","updated_at":"2026-11-01T10:00:00.000000Z"},
+                {"uri":"https://api.calendly.com/scheduled_events/E2","status":"active","start_time":null}
+               ],"pagination":{"count":2,"next_page_token":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.collection.len(), 1);
+        assert_eq!(page.collection[0].title(), "Review");
+    }
 
     #[test]
     fn unknown_enum_values_are_kept_not_rejected() {

@@ -287,7 +287,7 @@ async fn listing_scheduled_events_formats_times_with_microseconds() {
     assert_eq!(request.query_value("count"), Some("50"));
     assert_eq!(request.query_value("page_token"), None);
     assert_eq!(page.collection[0].uri.as_str(), EVENT);
-    assert_eq!(page.collection[0].name, "30 Minute Meeting");
+    assert_eq!(page.collection[0].title(), "30 Minute Meeting");
 }
 
 #[tokio::test]
@@ -366,7 +366,7 @@ async fn a_403_on_a_free_plan_is_a_plan_without_webhooks() {
         json!({"title": "Permission Denied", "message": "Please upgrade your Calendly account to Standard"}),
     ))
     .await;
-    assert!(error.is_plan_without_webhooks());
+    assert!(error.is_plan_refusal());
     assert!(!error.is_insufficient_scope());
 }
 
@@ -382,7 +382,7 @@ async fn a_403_for_a_missing_scope_lists_the_required_scopes() {
     ))
     .await;
     assert!(error.is_insufficient_scope());
-    assert!(!error.is_plan_without_webhooks());
+    assert!(!error.is_plan_refusal());
     let Error::Forbidden {
         title,
         required_scopes,
@@ -403,7 +403,7 @@ async fn a_plain_permission_denied_is_neither_plan_nor_scope() {
     ))
     .await;
     assert!(matches!(error, Error::Forbidden { .. }));
-    assert!(!error.is_plan_without_webhooks() && !error.is_insufficient_scope());
+    assert!(!error.is_plan_refusal() && !error.is_insufficient_scope());
 }
 
 #[tokio::test]

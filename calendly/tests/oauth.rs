@@ -108,11 +108,11 @@ async fn exchanging_a_code_posts_basic_auth_and_the_form() {
     assert_eq!(tokens.created_at, Some(1548689183));
     assert_eq!(tokens.scope.as_deref(), Some("default"));
     assert_eq!(
-        tokens.owner.as_str(),
+        tokens.owner.as_ref().unwrap().as_str(),
         "https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"
     );
     assert_eq!(
-        tokens.organization.as_str(),
+        tokens.organization.as_ref().unwrap().as_str(),
         "https://api.calendly.com/organizations/EBHAAFHDCAEQTSEZ"
     );
 }
@@ -239,15 +239,37 @@ async fn a_503_at_the_token_endpoint_is_transient() {
 }
 
 #[tokio::test]
-async fn a_token_response_without_owner_is_a_decode_error() {
+async fn a_refresh_answer_without_owner_organization_or_expiry_still_yields_the_new_tokens() {
     let mut body = fixture("token_response.json");
-    body.as_object_mut().unwrap().remove("owner");
+    for field in ["owner", "organization", "expires_in"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
+    let mock = Mock::start(Reply::json(200, body)).await;
+
+    let tokens = oauth(&mock.base)
+        .refresh(&RefreshToken::new("r".into()))
+        .await
+        .unwrap();
+
+    assert_eq!(tokens.owner, None);
+    assert_eq!(tokens.organization, None);
+    assert_eq!(tokens.expires_in, calendly::oauth::DEFAULT_EXPIRES_IN_SECS);
+    assert_eq!(
+        tokens.refresh_token.expose_secret(),
+        "b77a76ffce83d3bc20531ddfa76704e584f0ee963f6041b8bfc70c91373267d5"
+    );
+}
+
+#[tokio::test]
+async fn a_token_response_without_a_refresh_token_is_a_decode_error() {
+    let mut body = fixture("token_response.json");
+    body.as_object_mut().unwrap().remove("refresh_token");
     let mock = Mock::start(Reply::json(200, body)).await;
 
     let error = oauth(&mock.base).exchange_code("c", "v").await.unwrap_err();
 
     assert!(
-        matches!(&error, Error::Decode(message) if message.contains("owner")),
+        matches!(&error, Error::Decode(message) if message.contains("refresh_token")),
         "{error:?}"
     );
 }

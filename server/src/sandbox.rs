@@ -30,6 +30,7 @@ pub async fn start(settings: &mut Settings) -> std::io::Result<Simulator> {
         webhook_signing_key: calendly::secrets::SigningKey::new(
             simulator.config().webhook_signing_key.clone(),
         ),
+        previous_webhook_signing_key: None,
         auth_url: base.clone(),
         api_url: base,
     });

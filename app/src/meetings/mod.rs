@@ -20,6 +20,9 @@ pub struct InviteeView {
     pub canceled: bool,
     pub no_show: bool,
     pub questions: Vec<(String, String)>,
+    /// The invitee's own Calendly links, for the adviser to send on.
+    pub reschedule_url: Option<String>,
+    pub cancel_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,7 +37,11 @@ pub struct MeetingView {
     /// When this booking was moved here from another time: the old start.
     pub rescheduled_from: Option<String>,
     pub location: Option<String>,
+    pub location_details: Option<String>,
     pub join_url: Option<String>,
+    /// A conference meeting whose link Calendly is still making.
+    pub awaiting_link: bool,
+    pub guests: Vec<String>,
     pub source: String,
     pub invitees: Vec<InviteeView>,
 }
@@ -105,6 +112,9 @@ pub async fn list_meetings(past_page: i64) -> Result<MeetingsView, AppError> {
             cancel_note,
             rescheduled_from: m.rescheduled_from_start.map(|t| format_time(t, tz)),
             location: m.location,
+            location_details: m.location_details,
+            awaiting_link: m.awaiting_link,
+            guests: m.guests,
             join_url: m
                 .join_url
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
@@ -122,6 +132,8 @@ pub async fn list_meetings(past_page: i64) -> Result<MeetingsView, AppError> {
                     canceled: a.status == "canceled",
                     no_show: a.no_show,
                     questions: a.questions,
+                    reschedule_url: a.reschedule_url.filter(|_| a.status != "canceled"),
+                    cancel_url: a.cancel_url.filter(|_| a.status != "canceled"),
                 })
                 .collect(),
         }

@@ -104,6 +104,12 @@ fn Meeting(m: MeetingView) -> impl IntoView {
                         <span class="meta">{format!("<{}>", i.email)}</span>
                         {(i.canceled && !m.canceled).then(|| view! { <span class="tag canceled">"Canceled"</span> })}
                         {i.no_show.then(|| view! { <span class="tag noshow">"No-show"</span> })}
+                        {(!m.canceled && (i.reschedule_url.is_some() || i.cancel_url.is_some())).then(|| view! {
+                            <span class="meta invitee-links">
+                                {i.reschedule_url.clone().map(|url| view! { " · " <a href=url target="_blank" rel="noopener">"Invitee's reschedule link"</a> })}
+                                {i.cancel_url.clone().map(|url| view! { " · " <a href=url target="_blank" rel="noopener">"Invitee's cancel link"</a> })}
+                            </span>
+                        })}
                         {(!i.questions.is_empty()).then(|| view! {
                             <details>
                                 <summary>"Answers"</summary>
@@ -115,8 +121,13 @@ fn Meeting(m: MeetingView) -> impl IntoView {
                     </li>
                 }).collect_view()}
             </ul>
+            {(!m.guests.is_empty()).then(|| view! {
+                <p class="meta guests">{format!("Guests: {}", m.guests.join(", "))}</p>
+            })}
+            {m.location_details.clone().map(|d| view! { <p class="meta location-details">{d}</p> })}
             <p class="meta">
                 {m.location.clone().map(|l| format!("{l} · "))}
+                {(m.awaiting_link && m.join_url.is_none()).then(|| view! { <span class="awaiting-link">"Join link on its way from Calendly · "</span> })}
                 {m.join_url.clone().filter(|_| !m.canceled).map(|url| view! { <a href=url target="_blank" rel="noopener">"Join link"</a> " · " })}
                 {format!("From {}", m.source)}
             </p>

@@ -162,7 +162,7 @@ pub async fn sandbox_overview() -> Result<SandboxView, AppError> {
         for invitee in invitees.collection {
             bookings.push(SandboxBooking {
                 invitee_uri: invitee.uri.as_str().to_owned(),
-                title: event.name.clone(),
+                title: event.title().to_owned(),
                 invitee: invitee.name.clone(),
                 when: crate::server::format_time(
                     event.start_time.timestamp_millis(),
@@ -211,11 +211,11 @@ pub async fn sandbox_book(
     host.sim
         .book(calendly_sim::Booking {
             host: host.user_uri,
-            event_name: if title.is_empty() {
+            event_name: Some(if title.is_empty() {
                 "30 Minute Meeting".into()
             } else {
                 title
-            },
+            }),
             start_time,
             duration_minutes: minutes,
             invitee_name: name,

@@ -9,6 +9,12 @@ pub enum ConnectError {
     Exchange(calendly::Error),
     #[error("Calendly could not be reached. Please try again in a moment.")]
     Unavailable(calendly::Error),
+    /// The authorize step came back with an OAuth error other than `access_denied`.
+    #[error("Calendly could not authorize Advicly ({error}). Please try again; if it keeps happening, the server's Calendly app settings need attention.")]
+    AuthorizeFailed { error: String },
+    /// `/users/me` refused the new token (403).
+    #[error("Calendly did not let Advicly read your Calendly profile, so nothing was connected. Check that your Calendly user may use connected apps, then try again.")]
+    ProfileRefused(calendly::Error),
     #[error("Calendly is not configured on this server.")]
     NotConfigured,
     #[error("Something went wrong on our side. Please try again.")]
@@ -25,6 +31,9 @@ impl ConnectError {
             ConnectError::InvalidState => "state",
             ConnectError::Exchange(_) => "exchange",
             ConnectError::Unavailable(_) => "unavailable",
+            ConnectError::AuthorizeFailed { error } if error == "invalid_scope" => "scope",
+            ConnectError::AuthorizeFailed { .. } => "authorize",
+            ConnectError::ProfileRefused(_) => "profile",
             ConnectError::NotConfigured => "config",
             ConnectError::Database(_) | ConnectError::Crypto(_) => "internal",
         }

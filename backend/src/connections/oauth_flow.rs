@@ -87,12 +87,16 @@ pub async fn finish_connect(
         return Err(ConnectError::InvalidState);
     }
     if let Some(error) = params.error.as_deref() {
-        tracing::info!(
-            error,
-            description = params.error_description.as_deref().unwrap_or(""),
-            "Calendly consent not granted"
-        );
-        return Err(ConnectError::Denied);
+        let description = params.error_description.as_deref().unwrap_or("");
+        if error == "access_denied" {
+            tracing::info!(error, description, "Calendly consent not granted");
+            return Err(ConnectError::Denied);
+        }
+        // invalid_scope, unauthorized_client, server_error…: not the adviser's choice.
+        tracing::warn!(error, description, "Calendly's authorization answered with an error");
+        return Err(ConnectError::AuthorizeFailed {
+            error: error.to_owned(),
+        });
     }
     let code = params
         .code
@@ -121,17 +125,29 @@ pub async fn finish_connect(
         .api
         .get_current_user(&tokens.access_token)
         .await
-        .map_err(ConnectError::Unavailable)?;
+        .map_err(|e| match e {
+            calendly::Error::Forbidden { .. } | calendly::Error::Unauthorized { .. } => {
+                ConnectError::ProfileRefused(e)
+            }
+            e => ConnectError::Unavailable(e),
+        })?;
+    // `/users/me` is authoritative; the token answer's owner, when present, must agree.
+    if tokens.owner.as_ref().is_some_and(|owner| owner != &me.uri) {
+        tracing::warn!(security_event = true, "token owner and /users/me disagree");
+        return Err(ConnectError::Exchange(calendly::Error::Decode(
+            "token owner does not match the current user".into(),
+        )));
+    }
     // Reconnecting with a different Calendly account: the old account's subscription and grant
     // are cleaned up exactly as a disconnect would, so its deliveries stop reaching this adviser.
     if let Some(previous) = super::store::load(&state.db, user).await? {
         let active = previous.status != super::store::ConnectionStatus::Disconnected;
-        if active && previous.calendly_user_uri != tokens.owner.as_str() {
+        if active && previous.calendly_user_uri != me.uri.as_str() {
             super::disconnect::disconnect(state, user).await?;
         }
     }
     store_connection(state, user, &tokens, &me).await?;
-    tracing::info!(calendly_user = %tokens.owner, "Calendly connected");
+    tracing::info!(calendly_user = %me.uri, "Calendly connected");
 
     // Live updates are best effort here: a refusal is recorded and shown, not a failed connect.
     if let Err(err) = ensure_subscription(state, user).await {
@@ -152,17 +168,25 @@ async fn store_connection(
     let access: &AccessToken = &tokens.access_token;
     sqlx::query(
         "INSERT INTO calendar_connections (user_id, status, calendly_user_uri, organization_uri, calendly_name, calendly_email, timezone, \
-             access_token_enc, refresh_token_enc, access_expires_at, scope, live_updates, live_updates_reason, connected_at, updated_at) \
-         VALUES ($1, 'connected', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $12) \
+             access_token_enc, refresh_token_enc, access_expires_at, scope, live_updates, live_updates_reason, connected_at, updated_at, \
+             next_sync_at, sync_cursor, last_full_sync_at) \
+         VALUES ($1, 'connected', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $12, $13, NULL, NULL) \
          ON CONFLICT (user_id) DO UPDATE SET status = 'connected', calendly_user_uri = excluded.calendly_user_uri, \
              organization_uri = excluded.organization_uri, calendly_name = excluded.calendly_name, calendly_email = excluded.calendly_email, \
              timezone = excluded.timezone, access_token_enc = excluded.access_token_enc, refresh_token_enc = excluded.refresh_token_enc, \
              access_expires_at = excluded.access_expires_at, scope = excluded.scope, live_updates = excluded.live_updates, \
-             live_updates_reason = NULL, connected_at = excluded.connected_at, updated_at = excluded.updated_at",
+             live_updates_reason = NULL, connected_at = excluded.connected_at, updated_at = excluded.updated_at, \
+             next_sync_at = excluded.next_sync_at, sync_cursor = NULL, last_full_sync_at = NULL",
     )
     .bind(user.0)
-    .bind(tokens.owner.as_str())
-    .bind(tokens.organization.as_str())
+    .bind(me.uri.as_str())
+    .bind(
+        tokens
+            .organization
+            .as_ref()
+            .unwrap_or(&me.current_organization)
+            .as_str(),
+    )
     .bind(&me.name)
     .bind(&me.email)
     .bind(&me.timezone)
@@ -172,6 +196,9 @@ async fn store_connection(
     .bind(tokens.scope.as_deref())
     .bind(LiveUpdates::Pending.as_str())
     .bind(now)
+    // The backfill that follows connecting is this interval's sync: the background round must
+    // not run a second one straight away.
+    .bind(now + state.settings.sync_interval.as_millis() as i64)
     .execute(state.db.pool())
     .await?;
     Ok(())

@@ -141,3 +141,75 @@ pub async fn set_live_updates(
         .await?;
     Ok(())
 }
+
+/// Where an unfinished sync stopped, if one did.
+pub async fn load_sync_cursor(
+    db: &Db,
+    user: AdviserId,
+) -> Result<Option<crate::sync::Cursor>, sqlx::Error> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT sync_cursor FROM calendar_connections WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row
+        .and_then(|(cursor,)| cursor)
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Saves (or, with `None`, clears) the cursor of the sync in progress.
+pub async fn save_sync_cursor(
+    db: &Db,
+    user: AdviserId,
+    cursor: Option<&crate::sync::Cursor>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE calendar_connections SET sync_cursor = $1 WHERE user_id = $2")
+        .bind(cursor.and_then(|c| serde_json::to_string(c).ok()))
+        .bind(user.0)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Records a sync's outcome for the page. A completed sync moves `last_full_sync_at`; one that
+/// must resume (paused, or a 429) is due again at `resume_at`.
+pub async fn record_sync(
+    db: &Db,
+    user: AdviserId,
+    now: i64,
+    summary: &str,
+    completed: bool,
+    resume_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE calendar_connections SET last_sync_at = $1, last_sync_result = $2, \
+         last_full_sync_at = CASE WHEN $3 = 1 THEN $1 ELSE last_full_sync_at END, \
+         next_sync_at = CASE WHEN $4 IS NOT NULL AND (next_sync_at IS NULL OR next_sync_at > $4) THEN $4 ELSE next_sync_at END \
+         WHERE user_id = $5",
+    )
+    .bind(now)
+    .bind(summary)
+    .bind(i64::from(completed))
+    .bind(resume_at)
+    .bind(user.0)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// What a background round needs to decide whether to re-read events.
+#[derive(Clone, Copy, Debug, sqlx::FromRow)]
+pub struct SyncState {
+    pub has_cursor: i64,
+    pub last_full_sync_at: Option<i64>,
+}
+
+pub async fn sync_state(db: &Db, user: AdviserId) -> Result<Option<SyncState>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT CASE WHEN sync_cursor IS NULL THEN 0 ELSE 1 END AS has_cursor, last_full_sync_at \
+         FROM calendar_connections WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(db.pool())
+    .await
+}

@@ -70,6 +70,42 @@ pub async fn by_route_token(
     Ok(row.map(from_row))
 }
 
+/// What a route token names.
+#[derive(Clone, Debug)]
+pub enum RouteLookup {
+    /// The adviser's current subscription.
+    Active(SubscriptionRow),
+    /// A token we issued that is no longer in use (disconnected, replaced or retired).
+    Retired,
+}
+
+/// The webhook route's O(1) lookup: the subscription a route token belongs to, or that it is one
+/// of ours no longer in use; `None` for a token we never issued.
+pub async fn route_by_token(
+    db: &crate::Db,
+    token: &str,
+) -> Result<Option<RouteLookup>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        is_active: i64,
+    }
+    // Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
+    if token.len() != 22 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Ok(None);
+    }
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1",
+    )
+    .bind(token)
+    .fetch_optional(db.pool())
+    .await?;
+    match found {
+        None => Ok(None),
+        Some(f) if f.is_active == 1 => Ok(by_route_token(db, token).await?.map(RouteLookup::Active)),
+        Some(_) => Ok(Some(RouteLookup::Retired)),
+    }
+}
+
 /// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
 pub async fn by_user_uri(
     db: &crate::Db,
@@ -264,26 +300,24 @@ async fn is_ours(
     Ok(n > 0)
 }
 
-/// Calendly said no for a reason that retrying will not fix: record it for the page.
+/// Calendly said no for a reason that retrying will not fix: record it for the page (the
+/// connection is polled meanwhile) and keep trying at each reconciliation.
 async fn refused(
     state: &AppState,
     user: AdviserId,
     err: TokenError,
     now: i64,
 ) -> Result<LiveUpdates, TokenError> {
-    let reason = match &err {
-        TokenError::Calendly(e) if e.is_plan_without_webhooks() => {
-            "your Calendly plan does not include webhooks (Standard or higher is needed)".to_owned()
-        }
-        TokenError::Calendly(e) if e.is_insufficient_scope() => {
-            "Calendly did not grant permission to manage webhooks; reconnect to grant it".to_owned()
-        }
-        TokenError::Calendly(calendly::Error::InvalidArgument { .. }) => {
-            "Calendly refused the webhook subscription (missing permission to read scheduled events); reconnect to grant it".to_owned()
-        }
-        TokenError::Calendly(calendly::Error::Forbidden { message, .. }) => format!("Calendly refused webhooks: {message}"),
-        _ => return Err(err),
+    let TokenError::Calendly(calendly_error) = &err else {
+        return Err(err);
     };
+    let Some(reason) = refusal_reason(calendly_error, &state.settings.public_url) else {
+        return Err(err);
+    };
+    if calendly_error.is_invalid_parameter("url") {
+        // Not the adviser's doing: the operator must fix APP_PUBLIC_URL.
+        tracing::error!(public_url = %state.settings.public_url, error = %calendly_error, "Calendly refuses our webhook callback URL; check APP_PUBLIC_URL");
+    }
     tracing::warn!(reason, "live updates unavailable; falling back to polling");
     store::set_live_updates(
         &state.db,
@@ -294,6 +328,33 @@ async fn refused(
     )
     .await?;
     Ok(LiveUpdates::Unavailable)
+}
+
+/// What the Calendar Connections page says when Calendly refuses a subscription; `None` for an
+/// error that is not a refusal (it is retried instead). Each reason says what applies — the
+/// plan message only when Calendly's 403 says so.
+pub fn refusal_reason(err: &calendly::Error, public_url: &url::Url) -> Option<String> {
+    Some(match err {
+        e if e.is_plan_refusal() => {
+            "Calendly says your plan does not include these webhooks (\u{201c}Please upgrade to a paid Calendly account.\u{201d})".to_owned()
+        }
+        e if e.is_insufficient_scope() => {
+            "Calendly did not grant permission to manage webhooks; reconnect to grant it".to_owned()
+        }
+        e if e.is_invalid_parameter("url") => format!(
+            "Calendly will not deliver webhooks to this server's address ({}{}); the server's operator must set APP_PUBLIC_URL to a public https address",
+            public_url.as_str().trim_end_matches('/'),
+            e.details_text().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        calendly::Error::InvalidArgument { .. } => {
+            "Calendly refused the webhook subscription (missing permission to read scheduled events); reconnect to grant it".to_owned()
+        }
+        calendly::Error::Forbidden { message, .. } if !message.is_empty() => {
+            format!("Calendly refused webhooks (\u{201c}{message}\u{201d})")
+        }
+        calendly::Error::Forbidden { .. } => "Calendly refused webhooks for this account".to_owned(),
+        _ => return None,
+    })
 }
 
 async fn list_user_subscriptions(

@@ -176,15 +176,19 @@ async fn refresh_on(
     };
     match state.calendly.oauth.refresh(&refresh_token).await {
         Ok(tokens) => {
+            // The old refresh token died the moment Calendly answered: the new pair is saved
+            // before anything else can fail. Fields a refresh answer may leave out keep their
+            // stored values; a changed organization is taken over.
             let saved = sqlx::query(
-                "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4 \
-                 WHERE user_id = $5 AND status = 'connected'",
+                "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4, \
+                 organization_uri = COALESCE($6, organization_uri) WHERE user_id = $5 AND status = 'connected'",
             )
             .bind(key.encrypt(tokens.access_token.expose_secret(), &secret_context("access_token", user.0)))
             .bind(key.encrypt(tokens.refresh_token.expose_secret(), &secret_context("refresh_token", user.0)))
             .bind(now + tokens.expires_in * 1000)
             .bind(now)
             .bind(user.0)
+            .bind(tokens.organization.as_ref().map(|o| o.as_str().to_owned()))
             .execute(&mut *conn)
             .await?;
             if saved.rows_affected() != 1 {

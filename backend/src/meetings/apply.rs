@@ -65,44 +65,7 @@ pub async fn apply_invitee(
     source: &str,
     now_ms: i64,
 ) -> Result<Applied, sqlx::Error> {
-    let location = event
-        .location
-        .as_ref()
-        .and_then(|l| l.location.clone().or_else(|| l.additional_info.clone()));
-    let location_kind = event.location.as_ref().map(|l| l.kind.clone());
-    let join_url = event.location.as_ref().and_then(|l| l.join_url.clone());
-    let location_text = match (location, location_kind) {
-        (Some(place), _) => Some(place),
-        (None, Some(kind)) => Some(describe_location_kind(&kind)),
-        (None, None) => None,
-    };
-    let (meeting_id, meeting_status): (i64, String) = sqlx::query_as(
-        "INSERT INTO meetings (user_id, event_uri, title, start_at, end_at, location, join_url, event_type_uri, status, source, \
-             calendly_updated_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $11) \
-         ON CONFLICT (user_id, event_uri) DO UPDATE SET \
-             title = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.title ELSE meetings.title END, \
-             start_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.start_at ELSE meetings.start_at END, \
-             end_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.end_at ELSE meetings.end_at END, \
-             location = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN COALESCE(excluded.location, meetings.location) ELSE COALESCE(meetings.location, excluded.location) END, \
-             join_url = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN COALESCE(excluded.join_url, meetings.join_url) ELSE COALESCE(meetings.join_url, excluded.join_url) END, \
-             event_type_uri = COALESCE(meetings.event_type_uri, excluded.event_type_uri), \
-             calendly_updated_at = CASE WHEN excluded.calendly_updated_at >= meetings.calendly_updated_at THEN excluded.calendly_updated_at ELSE meetings.calendly_updated_at END \
-         RETURNING id, status",
-    )
-    .bind(user.0)
-    .bind(event.uri.as_str())
-    .bind(&event.name)
-    .bind(event.start_time.timestamp_millis())
-    .bind(event.end_time.timestamp_millis())
-    .bind(location_text)
-    .bind(join_url)
-    .bind(event.event_type.as_ref().map(|e| e.as_str().to_owned()))
-    .bind(source)
-    .bind(micros(&event.updated_at))
-    .bind(now_ms)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (meeting_id, meeting_status) = upsert_meeting(conn, user, event, source, now_ms).await?;
 
     let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
     let cancellation = invitee
@@ -113,8 +76,8 @@ pub async fn apply_invitee(
     let questions = serde_json::to_string(&invitee.questions_and_answers).ok();
     sqlx::query(
         "INSERT INTO attendees (meeting_id, user_id, invitee_uri, name, email, timezone, status, rescheduled, old_invitee_uri, \
-             new_invitee_uri, canceled_by, cancel_reason, canceler_type, questions, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             new_invitee_uri, canceled_by, cancel_reason, canceler_type, questions, created_at, updated_at, cancel_url, reschedule_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
          ON CONFLICT (user_id, invitee_uri) DO UPDATE SET \
              name = excluded.name, email = excluded.email, timezone = COALESCE(excluded.timezone, attendees.timezone), \
              status = CASE WHEN attendees.status = 'canceled' THEN 'canceled' ELSE excluded.status END, \
@@ -124,7 +87,9 @@ pub async fn apply_invitee(
              canceled_by = COALESCE(attendees.canceled_by, excluded.canceled_by), \
              cancel_reason = COALESCE(attendees.cancel_reason, excluded.cancel_reason), \
              canceler_type = COALESCE(attendees.canceler_type, excluded.canceler_type), \
-             questions = COALESCE(excluded.questions, attendees.questions)",
+             questions = COALESCE(excluded.questions, attendees.questions), \
+             cancel_url = COALESCE(excluded.cancel_url, attendees.cancel_url), \
+             reschedule_url = COALESCE(excluded.reschedule_url, attendees.reschedule_url)",
     )
     .bind(meeting_id)
     .bind(user.0)
@@ -144,6 +109,8 @@ pub async fn apply_invitee(
     // a group meeting lists its attendees in booking order whatever order deliveries arrive in.
     .bind(invitee.created_at.timestamp_millis())
     .bind(now_ms)
+    .bind(invitee.cancel_url.as_deref().filter(|u| is_web_link(u)))
+    .bind(invitee.reschedule_url.as_deref().filter(|u| is_web_link(u)))
     .execute(&mut *conn)
     .await?;
 
@@ -209,6 +176,149 @@ pub async fn apply_invitee(
     }
     Ok(Applied { meeting_id, seq })
 }
+
+/// The meeting row for a scheduled event, inserted or brought up to date. Event fields follow
+/// the newest `updated_at` seen (equal counts as newer, so a conference link Calendly adds
+/// without touching `updated_at` is still taken); a value Calendly leaves out (a `null` name,
+/// a link not made yet) never erases one already known.
+async fn upsert_meeting(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    event: &ScheduledEvent,
+    source: &str,
+    now_ms: i64,
+) -> Result<(i64, String), sqlx::Error> {
+    let details = EventDetails::of(event);
+    let newer = "excluded.calendly_updated_at >= meetings.calendly_updated_at";
+    let sql = format!(
+        "INSERT INTO meetings (user_id, event_uri, title, start_at, end_at, location, join_url, event_type_uri, status, source, \
+             calendly_updated_at, created_at, updated_at, location_kind, location_status, location_details, guests) \
+         VALUES ($1, $2, COALESCE($3, $12), $4, $5, $6, $7, $8, 'active', $9, $10, $11, $11, $13, $14, $15, $16) \
+         ON CONFLICT (user_id, event_uri) DO UPDATE SET \
+             title = CASE WHEN {newer} THEN COALESCE($3, meetings.title) ELSE meetings.title END, \
+             start_at = CASE WHEN {newer} THEN excluded.start_at ELSE meetings.start_at END, \
+             end_at = CASE WHEN {newer} THEN excluded.end_at ELSE meetings.end_at END, \
+             location = CASE WHEN {newer} THEN COALESCE(excluded.location, meetings.location) ELSE COALESCE(meetings.location, excluded.location) END, \
+             join_url = CASE WHEN {newer} THEN COALESCE(excluded.join_url, meetings.join_url) ELSE COALESCE(meetings.join_url, excluded.join_url) END, \
+             location_kind = CASE WHEN {newer} THEN COALESCE(excluded.location_kind, meetings.location_kind) ELSE COALESCE(meetings.location_kind, excluded.location_kind) END, \
+             location_status = CASE WHEN {newer} THEN COALESCE(excluded.location_status, meetings.location_status) ELSE COALESCE(meetings.location_status, excluded.location_status) END, \
+             location_details = CASE WHEN {newer} THEN COALESCE(excluded.location_details, meetings.location_details) ELSE COALESCE(meetings.location_details, excluded.location_details) END, \
+             guests = CASE WHEN {newer} THEN excluded.guests ELSE meetings.guests END, \
+             event_type_uri = COALESCE(meetings.event_type_uri, excluded.event_type_uri), \
+             calendly_updated_at = CASE WHEN {newer} THEN excluded.calendly_updated_at ELSE meetings.calendly_updated_at END \
+         RETURNING id, status"
+    );
+    sqlx::query_as(&sql)
+        .bind(user.0)
+        .bind(event.uri.as_str())
+        .bind(
+            event
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty()),
+        )
+        .bind(event.start_time.timestamp_millis())
+        .bind(event.end_time.timestamp_millis())
+        .bind(details.place)
+        .bind(details.join_url)
+        .bind(event.event_type.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(source)
+        .bind(micros(&event.updated_at))
+        .bind(now_ms)
+        .bind(calendly::DEFAULT_MEETING_TITLE)
+        .bind(details.kind)
+        .bind(details.status)
+        .bind(details.extra)
+        .bind(details.guests)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Updates a known meeting from a freshly read scheduled event (no invitee involved), e.g. when
+/// a conference link arrived after the booking. Records a change for the live stream only when
+/// something the page shows changed; returns its sequence number.
+pub async fn refresh_event(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    event: &ScheduledEvent,
+    now_ms: i64,
+) -> Result<Option<Applied>, sqlx::Error> {
+    type Shown = (String, Option<String>, Option<String>, Option<String>, i64, i64, Option<String>);
+    const SHOWN: &str = "SELECT title, location, join_url, location_status, start_at, end_at, guests FROM meetings WHERE user_id = $1 AND event_uri = $2";
+    let before: Option<Shown> = sqlx::query_as(SHOWN)
+        .bind(user.0)
+        .bind(event.uri.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if before.is_none() {
+        return Ok(None); // not ours (yet): the invitees' sync creates it
+    }
+    let (meeting_id, _) = upsert_meeting(conn, user, event, "sync", now_ms).await?;
+    let after: Option<Shown> = sqlx::query_as(SHOWN)
+        .bind(user.0)
+        .bind(event.uri.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if after == before {
+        return Ok(None);
+    }
+    let seq = record_change(conn, user, meeting_id, now_ms).await?;
+    Ok(Some(Applied { meeting_id, seq }))
+}
+
+/// The location and guests of an event, as stored on the meeting.
+struct EventDetails {
+    /// What the page shows as the place: an address, a phone number, or the kind of call.
+    place: Option<String>,
+    join_url: Option<String>,
+    kind: Option<String>,
+    /// Conference status: `initiated`, `processing`, `pushed`, `failed`.
+    status: Option<String>,
+    /// The location's extra details (`additional_info`) when the place is shown separately.
+    extra: Option<String>,
+    /// JSON list of guest emails.
+    guests: Option<String>,
+}
+
+impl EventDetails {
+    fn of(event: &ScheduledEvent) -> Self {
+        let location = event.location.as_ref();
+        let kind = location.map(|l| l.kind.clone()).filter(|k| !k.is_empty());
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        let address = location.and_then(|l| text(&l.location));
+        let additional = location.and_then(|l| text(&l.additional_info));
+        let place = address
+            .clone()
+            .or_else(|| additional.clone())
+            .or_else(|| kind.as_deref().map(describe_location_kind));
+        let extra = additional.filter(|_| address.is_some());
+        let guests: Vec<&str> = event.event_guests.iter().map(|g| g.email.as_str()).filter(|e| !e.is_empty()).collect();
+        EventDetails {
+            place,
+            join_url: location.and_then(|l| text(&l.join_url)).filter(|u| is_web_link(u)),
+            kind,
+            status: location.and_then(|l| text(&l.status)),
+            extra,
+            guests: Some(serde_json::to_string(&guests).unwrap_or_else(|_| "[]".into())),
+        }
+    }
+}
+
+/// Only http(s) links are kept: the page renders them as links.
+fn is_web_link(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
+/// Location kinds whose link is made by a conferencing service and may arrive after the booking.
+pub const CONFERENCE_KINDS: [&str; 6] = [
+    "google_conference",
+    "zoom",
+    "zoom_conference",
+    "microsoft_teams_conference",
+    "webex_conference",
+    "gotomeeting",
+];
 
 fn describe_location_kind(kind: &str) -> String {
     match kind {

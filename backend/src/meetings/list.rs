@@ -12,6 +12,9 @@ pub struct AttendeeRow {
     pub rescheduled: bool,
     pub no_show: bool,
     pub questions: Vec<(String, String)>,
+    /// The invitee's own links, for the adviser to pass on.
+    pub cancel_url: Option<String>,
+    pub reschedule_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +25,13 @@ pub struct MeetingRow {
     pub start_at: i64,
     pub end_at: i64,
     pub location: Option<String>,
+    /// The location's extra details (e.g. directions), when Calendly has them.
+    pub location_details: Option<String>,
     pub join_url: Option<String>,
+    /// A conference meeting whose link Calendly has not made yet.
+    pub awaiting_link: bool,
+    /// Guests the invitee added (emails).
+    pub guests: Vec<String>,
     pub status: String,
     pub canceled_by: Option<String>,
     pub cancel_reason: Option<String>,
@@ -39,25 +48,42 @@ pub struct MeetingsPage {
     pub more_past: bool,
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    String,
-);
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    event_uri: String,
+    title: String,
+    start_at: i64,
+    end_at: i64,
+    location: Option<String>,
+    location_details: Option<String>,
+    location_kind: Option<String>,
+    join_url: Option<String>,
+    guests: Option<String>,
+    status: String,
+    canceled_by: Option<String>,
+    cancel_reason: Option<String>,
+    canceler_type: Option<String>,
+    rescheduled_from_start: Option<i64>,
+    source: String,
+}
 
-const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.join_url, m.status, m.canceled_by, \
-    m.cancel_reason, m.canceler_type, prev.start_at, m.source FROM meetings m \
-    LEFT JOIN meetings prev ON prev.user_id = m.user_id AND prev.event_uri = m.rescheduled_from";
+#[derive(sqlx::FromRow)]
+struct Attendee {
+    name: String,
+    email: String,
+    timezone: Option<String>,
+    status: String,
+    rescheduled: i64,
+    no_show: i64,
+    questions: Option<String>,
+    cancel_url: Option<String>,
+    reschedule_url: Option<String>,
+}
+
+const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.location_details, m.location_kind, \
+    m.join_url, m.guests, m.status, m.canceled_by, m.cancel_reason, m.canceler_type, prev.start_at AS rescheduled_from_start, m.source \
+    FROM meetings m LEFT JOIN meetings prev ON prev.user_id = m.user_id AND prev.event_uri = m.rescheduled_from";
 
 /// Upcoming meetings (soonest first), then up to `past_limit` past ones (latest first) after
 /// skipping `past_offset`. Meetings that were moved elsewhere by a reschedule are left out:
@@ -100,37 +126,49 @@ pub async fn list_for_user(
 async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx::Error> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let attendees: Vec<(String, String, Option<String>, String, i64, i64, Option<String>)> = sqlx::query_as(
-            "SELECT name, email, timezone, status, rescheduled, no_show, questions FROM attendees WHERE meeting_id = $1 ORDER BY created_at, invitee_uri",
+        let attendees: Vec<Attendee> = sqlx::query_as(
+            "SELECT name, email, timezone, status, rescheduled, no_show, questions, cancel_url, reschedule_url \
+             FROM attendees WHERE meeting_id = $1 ORDER BY created_at, invitee_uri",
         )
-        .bind(r.0)
+        .bind(r.id)
         .fetch_all(db.pool())
         .await?;
+        let awaiting_link = r.join_url.is_none()
+            && r.status == "active"
+            && r.location_kind
+                .as_deref()
+                .is_some_and(|k| super::CONFERENCE_KINDS.contains(&k));
         out.push(MeetingRow {
-            id: r.0,
-            event_uri: r.1,
-            title: r.2,
-            start_at: r.3,
-            end_at: r.4,
-            location: r.5,
-            join_url: r.6,
-            status: r.7,
-            canceled_by: r.8,
-            cancel_reason: r.9,
-            canceler_type: r.10,
-            rescheduled_from_start: r.11,
-            source: r.12,
+            id: r.id,
+            event_uri: r.event_uri,
+            title: r.title,
+            start_at: r.start_at,
+            end_at: r.end_at,
+            location: r.location,
+            location_details: r.location_details,
+            join_url: r.join_url,
+            awaiting_link,
+            guests: r
+                .guests
+                .and_then(|g| serde_json::from_str(&g).ok())
+                .unwrap_or_default(),
+            status: r.status,
+            canceled_by: r.canceled_by,
+            cancel_reason: r.cancel_reason,
+            canceler_type: r.canceler_type,
+            rescheduled_from_start: r.rescheduled_from_start,
+            source: r.source,
             attendees: attendees
                 .into_iter()
                 .map(|a| AttendeeRow {
-                    name: a.0,
-                    email: a.1,
-                    timezone: a.2,
-                    status: a.3,
-                    rescheduled: a.4 == 1,
-                    no_show: a.5 == 1,
+                    name: a.name,
+                    email: a.email,
+                    timezone: a.timezone,
+                    status: a.status,
+                    rescheduled: a.rescheduled == 1,
+                    no_show: a.no_show == 1,
                     questions: a
-                        .6
+                        .questions
                         .and_then(|q| {
                             serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok()
                         })
@@ -138,6 +176,8 @@ async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx
                         .into_iter()
                         .map(|qa| (qa.question, qa.answer))
                         .collect(),
+                    cancel_url: a.cancel_url,
+                    reschedule_url: a.reschedule_url,
                 })
                 .collect(),
         });

@@ -2,11 +2,9 @@
 //! route token (O(1), indexed), check the signature on the exact bytes with the app key, check
 //! the timestamp, only then parse JSON, cross-check `created_by`, and commit before answering.
 
-use calendly::webhook::{
-    verify, SignatureError, SignatureHeader, WebhookEnvelope, DEFAULT_TOLERANCE_SECS,
-};
+use calendly::webhook::{verify_any, SignatureError, SignatureHeader, WebhookEnvelope};
 
-use crate::connections::SubscriptionRow;
+use crate::connections::{RouteLookup, SubscriptionRow};
 use crate::AppState;
 
 /// Calendly's payloads are a few KiB; anything this big is not from Calendly.
@@ -15,8 +13,12 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Why a delivery was refused. Each has an HTTP status and a reason code for logs and metrics.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
-    #[error("unknown or inactive webhook route")]
+    #[error("unknown webhook route")]
     UnknownRoute,
+    /// A route token of ours that is no longer in use (disconnected, replaced, retired): 410
+    /// makes Calendly delete that orphaned subscription at once.
+    #[error("webhook route no longer in use")]
+    RetiredRoute,
     #[error("signature: {0}")]
     Signature(SignatureError),
     #[error("body is not a Calendly webhook payload: {0}")]
@@ -31,6 +33,7 @@ impl Rejection {
     pub fn status(&self) -> u16 {
         match self {
             Rejection::UnknownRoute => 404,
+            Rejection::RetiredRoute => 410,
             Rejection::Signature(
                 SignatureError::Missing
                 | SignatureError::Stale
@@ -47,6 +50,7 @@ impl Rejection {
     pub fn reason(&self) -> &'static str {
         match self {
             Rejection::UnknownRoute => "unknown_route",
+            Rejection::RetiredRoute => "retired_route",
             Rejection::Signature(SignatureError::Missing) => "signature_missing",
             Rejection::Signature(SignatureError::Malformed) => "signature_malformed",
             Rejection::Signature(SignatureError::BadTimestamp) => "signature_bad_timestamp",
@@ -114,9 +118,9 @@ async fn receive_inner(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<Receipt, Rejection> {
-    let subscription = match route_token {
+    let route = match route_token {
         Some(token) => Some(
-            crate::connections::subscription_by_route_token(&state.db, token)
+            crate::connections::route_by_token(&state.db, token)
                 .await
                 .map_err(Rejection::Unavailable)?
                 .ok_or(Rejection::UnknownRoute)?,
@@ -125,14 +129,22 @@ async fn receive_inner(
     };
 
     let header = SignatureHeader::parse(signature.unwrap_or("")).map_err(Rejection::Signature)?;
-    verify(
-        &state.calendly.signing_key,
+    verify_any(
+        state.calendly.verifying_keys(),
         &header,
         body,
         state.clock.now_unix(),
-        DEFAULT_TOLERANCE_SECS,
+        state.settings.webhook_tolerance_secs,
     )
     .map_err(Rejection::Signature)?;
+
+    // Only a genuine delivery (signed by Calendly) may make us answer 410: it deletes the
+    // subscription at Calendly, so a guessed or leaked old URL must not be able to trigger it.
+    let subscription = match route {
+        Some(RouteLookup::Active(sub)) => Some(sub),
+        Some(RouteLookup::Retired) => return Err(Rejection::RetiredRoute),
+        None => None,
+    };
 
     let envelope: WebhookEnvelope =
         serde_json::from_slice(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;

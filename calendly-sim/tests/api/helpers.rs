@@ -10,8 +10,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Router;
 use calendly_sim::{NewUser, Plan, Role, SimConfig, SimUser, Simulator};
+use hmac::{Hmac, Mac};
 use reqwest::header::LOCATION;
 use serde_json::{json, Value};
+use sha2::Sha256;
 
 pub const REDIRECT_URI: &str = "http://localhost:3000/auth/calendly/callback";
 pub const ALL_SCOPES: &str = "users:read webhooks:write scheduled_events:read";
@@ -370,4 +372,45 @@ async fn receive(
         body,
     });
     StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
+}
+
+pub const ALL_EVENTS: [&str; 4] = [
+    "invitee.created",
+    "invitee.canceled",
+    "invitee_no_show.created",
+    "invitee_no_show.deleted",
+];
+
+/// Independent check of `t=…,v1=…` against the raw body (not the simulator's own code).
+pub fn verify(header: &str, key: &str, body: &[u8]) -> i64 {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = Some(value.to_string()),
+            Some(("v1", value)) => v1 = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    let (t, v1) = (t.expect("t"), v1.expect("v1"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    assert_eq!(
+        hex::encode(mac.finalize().into_bytes()),
+        v1,
+        "signature over t.body with {key}"
+    );
+    t.parse().unwrap()
+}
+
+/// A host connected over OAuth with a user-scope subscription to `path` on the receiver.
+pub async fn subscribed_host(app: &TestSim, receiver: &Receiver, path: &str) -> (SimUser, Tokens) {
+    let host = app.host("Matt Host");
+    let tokens = app.connect(&host, ALL_SCOPES).await;
+    let (status, body) = app
+        .subscribe_user(&tokens.access, &host, &receiver.url(path), &ALL_EVENTS)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (host, tokens)
 }

@@ -125,26 +125,86 @@ async fn malformed_bodies_are_400s_not_500s() {
 }
 
 #[tokio::test]
-async fn free_plan_cannot_create_webhook_subscriptions() {
+async fn free_plans_may_subscribe_to_invitee_no_show_event_type_and_contact_events() {
+    let app = spawn_sim().await;
+    let dana = app.host("Dana Host");
+    app.sim.set_plan(&dana.uri, Plan::Free);
+    let token = app.sim.issue_personal_access_token(&dana.uri);
+    let events = [
+        "invitee.created",
+        "invitee.canceled",
+        "invitee_no_show.created",
+        "invitee_no_show.deleted",
+        "event_type.created",
+        "event_type.updated",
+        "event_type.deleted",
+        "contact.created",
+        "contact.updated",
+        "contact.deleted",
+    ];
+
+    let (status, body) = app
+        .subscribe_user(&token, &dana, "https://h.example/x", &events)
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["resource"]["events"], json!(events));
+}
+
+#[tokio::test]
+async fn free_plans_are_refused_routing_form_and_meeting_recap_events() {
     let app = spawn_sim().await;
     let dana = app.host("Dana Host");
     app.sim.set_plan(&dana.uri, Plan::Free);
     let tokens = app.connect(&dana, ALL_SCOPES).await;
+    let refusal = json!({"title": "Permission Denied", "message": "Please upgrade to a paid Calendly account."});
+
+    let (status, body) = app
+        .subscribe_org(
+            &tokens.access,
+            &dana,
+            "https://h.example/forms",
+            &["routing_form_submission.created"],
+        )
+        .await;
+    assert_eq!((status, &body), (StatusCode::FORBIDDEN, &refusal));
 
     let (status, body) = app
         .subscribe_user(
             &tokens.access,
             &dana,
-            "https://h.example/x",
-            &INVITEE_EVENTS,
+            "https://h.example/recaps",
+            &["invitee.created", "meeting_recap.created"],
         )
         .await;
+    assert_eq!((status, &body), (StatusCode::FORBIDDEN, &refusal));
+    assert!(app.sim.subscriptions().is_empty());
+}
 
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        body,
-        json!({"title": "Permission Denied", "message": "Please upgrade your Calendly account to Standard"})
-    );
+#[tokio::test]
+async fn event_type_events_need_the_event_types_read_scope() {
+    let app = spawn_sim().await;
+    let dana = app.host("Dana Host");
+    let without = app.connect(&dana, ALL_SCOPES).await;
+    let with = app
+        .connect(&dana, &format!("{ALL_SCOPES} event_types:read"))
+        .await;
+    let events = [
+        "event_type.created",
+        "event_type.updated",
+        "event_type.deleted",
+    ];
+
+    let (status, body) = app
+        .subscribe_user(&without.access, &dana, "https://h.example/types", &events)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["message"], "The supplied parameters are invalid.");
+
+    let (status, body) = app
+        .subscribe_user(&with.access, &dana, "https://h.example/types", &events)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 #[tokio::test]
@@ -216,8 +276,52 @@ async fn users_can_only_scope_subscriptions_to_themselves_in_their_own_organizat
 }
 
 #[tokio::test]
-async fn the_same_url_twice_in_one_organization_is_a_conflict() {
+async fn one_user_cannot_reuse_a_url_but_colleagues_may_share_it_by_default() {
     let app = spawn_sim().await;
+    let dana = app.host("Dana Host");
+    let colleague = app.member("Col League", &dana.organization, Role::User, Plan::Standard);
+    let url = "https://hooks.example.com/shared";
+    let dana_token = app.sim.issue_personal_access_token(&dana.uri);
+    let colleague_token = app.sim.issue_personal_access_token(&colleague.uri);
+
+    let (status, _) = app
+        .subscribe_user(&dana_token, &dana, url, &INVITEE_EVENTS)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app
+        .subscribe_user(&dana_token, &dana, url, &["invitee.canceled"])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body,
+        json!({"title": "Already Exists", "message": "Hook with this url already exists"})
+    );
+
+    let (status, body) = app
+        .subscribe_user(&colleague_token, &colleague, url, &INVITEE_EVENTS)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "another user of the org: {body}"
+    );
+    let (status, _) = app
+        .subscribe_org(&dana_token, &dana, url, &INVITEE_EVENTS)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "an org-scope hook has no user");
+    let (status, _) = app
+        .subscribe_org(&dana_token, &dana, url, &INVITEE_EVENTS)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "but only one of them");
+}
+
+#[tokio::test]
+async fn organization_wide_uniqueness_refuses_the_same_url_anywhere_in_the_organization() {
+    let app = spawn_sim_with(SimConfig {
+        uniqueness: UniquenessKey::Organization,
+        ..fast_config()
+    })
+    .await;
     let dana = app.host("Dana Host");
     let admin = app.member(
         "Adam Admin",

@@ -86,7 +86,7 @@ mod tests {
         );
 
         let event = &payload.scheduled_event;
-        assert_eq!(event.name, "30 Minute Meeting");
+        assert_eq!(event.title(), "30 Minute Meeting");
         assert_eq!(event.status, Status::Active);
         assert_eq!(event.start_time.to_rfc3339(), "2025-05-14T15:30:00+00:00");
         let location = event.location.as_ref().unwrap();

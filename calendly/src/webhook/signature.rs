@@ -145,6 +145,18 @@ pub fn verify(
     now_unix: i64,
     tolerance_secs: i64,
 ) -> Result<(), SignatureError> {
+    verify_any([key], header, body, now_unix, tolerance_secs)
+}
+
+/// [`verify`] against several keys: the current app signing key and, during a rotation, the
+/// previous one. The timestamp is checked once; any key whose signature matches is enough.
+pub fn verify_any<'k>(
+    keys: impl IntoIterator<Item = &'k SigningKey>,
+    header: &SignatureHeader,
+    body: &[u8],
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> Result<(), SignatureError> {
     let age = i128::from(now_unix) - i128::from(header.t);
     if age > i128::from(tolerance_secs) {
         return Err(SignatureError::Stale);
@@ -152,11 +164,15 @@ pub fn verify(
     if -age > i128::from(tolerance_secs) {
         return Err(SignatureError::Future);
     }
-    let expected = sign(key, header.t, body);
-    let matches = header.signatures().any(|candidate| {
-        candidate.len() == expected.len()
-            && bool::from(candidate.as_bytes().ct_eq(expected.as_bytes()))
-    });
+    let mut matches = false;
+    for key in keys {
+        let expected = sign(key, header.t, body);
+        // Every key and candidate is compared (no early exit), in constant time per comparison.
+        for candidate in header.signatures() {
+            matches |= candidate.len() == expected.len()
+                && bool::from(candidate.as_bytes().ct_eq(expected.as_bytes()));
+        }
+    }
     if matches {
         Ok(())
     } else {

@@ -129,7 +129,7 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     for _ in 0..10 {
         if let Err(backend::connections::TokenError::Calendly(calendly::Error::RateLimited {
             ..
-        })) = backend::sync::sync_connection(&app.state, adviser_id(1)).await
+        })) = backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile).await
         {
             limited = true;
             break;
@@ -139,7 +139,7 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     let metric = |text: &str| text.lines().any(|l| l == "calendly_rate_limited_total 1");
     // Further attempts fail fast without calling Calendly (the 429 count stays at one).
     for _ in 0..3 {
-        assert!(backend::sync::sync_connection(&app.state, adviser_id(1))
+        assert!(backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile)
             .await
             .is_err());
     }
@@ -155,7 +155,7 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     // After the reset, syncing works again.
     app.clock.advance(std::time::Duration::from_secs(61));
     app.sim.advance_clock(chrono::Duration::seconds(61));
-    assert!(backend::sync::sync_connection(&app.state, adviser_id(1))
+    assert!(backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile)
         .await
         .is_ok());
 }

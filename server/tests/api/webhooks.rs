@@ -496,7 +496,7 @@ on_both_databases! {
         app.sim
             .book(Booking {
                 host: cal.uri.clone(),
-                event_name: "Pension Review".into(),
+                event_name: Some("Pension Review".into()),
                 start_time: start,
                 invitee_name: "Olive Client".into(),
                 invitee_email: "olive@example.com".into(),
@@ -579,7 +579,7 @@ on_both_databases! {
         let (adviser, cal, _) = connected_adviser(&app, "Tess Host").await;
         let first = app.sim.book(Booking {
             host: cal.uri.clone(),
-            event_name: "Retirement Workshop".into(),
+            event_name: Some("Retirement Workshop".into()),
             invitee_name: "Uma One".into(),
             invitee_email: "uma@example.com".into(),
             max_invitees: 2,
@@ -987,7 +987,7 @@ mod order_independence {
                 .count();
             ScheduledEvent {
                 uri: ScheduledEventUri::parse(&self.event_uri(e)).unwrap(),
-                name: ev.name.clone(),
+                name: Some(ev.name.clone()),
                 status: ev.status.clone(),
                 start_time: ev.start,
                 end_time: ev.start + Duration::minutes(30),

@@ -1,0 +1,340 @@
+//! Sync from Calendly's API: the backfill after connecting, reconciliation (catches missed
+//! deliveries and host-side changes), the polling fallback when webhooks are unavailable, and the
+//! check for conference links Calendly adds after a booking without any webhook. Merged with
+//! webhook data on the invitee URI, so nothing is counted twice.
+//!
+//! Calendly's per-user rate limit is shared with the adviser's other integrations
+//! (calendly-api.md §0), so a sync reads only what can have changed: the events in a bounded
+//! window, and invitees only of events that are new or whose `updated_at` moved. It paces
+//! itself by `X-RateLimit-Remaining` and, after a pause or a 429, resumes from the page where it
+//! stopped.
+
+mod plan;
+
+use std::collections::HashMap;
+
+use calendly::ids::{CalendlyUserUri, ScheduledEventUri};
+use calendly::{ListInvitees, ListScheduledEvents, ScheduledEvent, Status};
+
+pub use plan::{needs_invitees, pace, round_sync, Cursor, Pace, SyncKind};
+
+use crate::accounts::AdviserId;
+use crate::connections::{self, with_token, TokenError};
+use crate::meetings::{apply_invitee, refresh_event, InviteeChange, CONFERENCE_KINDS};
+use crate::AppState;
+
+/// Safety bound on event pages per sync (100 events each).
+const MAX_PAGES: usize = 40;
+/// At most this many meetings awaiting a conference link are re-checked per round.
+const MAX_LINK_CHECKS: i64 = 20;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub events: usize,
+    /// Events whose invitees were read (new or changed ones).
+    pub events_read: usize,
+    pub invitees: usize,
+    /// Invitees that were new or had changed (the rest were already up to date).
+    pub applied: usize,
+    /// Stopped to stay within the shared rate limit; resumes after this many seconds.
+    pub paused_for_secs: Option<u64>,
+}
+
+/// Runs the backfill in the background (after connecting).
+pub fn spawn_sync(state: AppState, user: AdviserId) {
+    tokio::spawn(async move {
+        if let Err(err) = sync_connection(&state, user, SyncKind::Backfill).await {
+            tracing::warn!(user_id = user.0, error = %err, "sync failed");
+        }
+    });
+}
+
+/// Re-reads the adviser's events in the sync window and applies what changed; records the time
+/// and result on the connection. A sync that paused (or hit a 429) resumes from its cursor.
+#[tracing::instrument(skip_all, fields(user_id = user.0, kind = ?kind))]
+pub async fn sync_connection(
+    state: &AppState,
+    user: AdviserId,
+    kind: SyncKind,
+) -> Result<SyncReport, TokenError> {
+    let result = sync_inner(state, user, kind).await;
+    let now = state.clock.now_ms();
+    let (summary, outcome) = match &result {
+        Ok(r) if r.paused_for_secs.is_some() => (
+            format!("paused to stay within Calendly's rate limit; {} meetings checked so far", r.events),
+            "paused",
+        ),
+        Ok(r) => (format!("ok: {} meetings checked", r.events), "ok"),
+        Err(TokenError::NeedsReconnect) => ("needs reconnect".to_owned(), "needs_reconnect"),
+        Err(e) => (format!("failed: {e}"), "error"),
+    };
+    state.metrics.inc(
+        "calendly_syncs_total",
+        "Sync runs against Calendly's API by outcome.",
+        &[("outcome", outcome)],
+    );
+    let completed = matches!(&result, Ok(r) if r.paused_for_secs.is_none());
+    let resume_at = match &result {
+        Ok(SyncReport { paused_for_secs: Some(secs), .. }) => Some(now + (*secs as i64) * 1000),
+        Err(TokenError::Calendly(calendly::Error::RateLimited { reset_secs })) => {
+            Some(now + (*reset_secs as i64).max(1) * 1000)
+        }
+        _ => None,
+    };
+    connections::record_sync(&state.db, user, now, &summary, completed, resume_at).await?;
+    result
+}
+
+async fn sync_inner(
+    state: &AppState,
+    user: AdviserId,
+    kind: SyncKind,
+) -> Result<SyncReport, TokenError> {
+    let connection = connections::load(&state.db, user)
+        .await?
+        .ok_or(TokenError::NotConnected)?;
+    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri)
+        .map_err(|e| calendly::Error::Decode(e.to_string()))?;
+    let now = state.clock.now();
+    let saved = connections::load_sync_cursor(&state.db, user).await?;
+    let mut cursor = Cursor::resume_or_start(saved, kind, now);
+    let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or(now);
+    let mut report = SyncReport::default();
+    for _ in 0..MAX_PAGES {
+        connections::save_sync_cursor(&state.db, user, Some(&cursor)).await?;
+        let request = ListScheduledEvents {
+            user: Some(user_uri.clone()),
+            min_start_time: Some(time(cursor.min_start_ms)),
+            max_start_time: Some(time(cursor.max_start_ms)),
+            sort: Some("start_time:asc".into()),
+            count: Some(100),
+            page_token: cursor.page_token.clone(),
+            ..Default::default()
+        };
+        let page = with_token(state, user, |t| {
+            let request = request.clone();
+            async move { state.calendly.api.list_scheduled_events(&t, &request).await }
+        })
+        .await?;
+        let stored = stored_versions(state, user, &page.collection).await?;
+        let mut pace_now = pace(page.rate_limit);
+        for event in &page.collection {
+            report.events += 1;
+            let known = stored.get(event.uri.as_str()).map(String::as_str);
+            if !needs_invitees(cursor.kind, known, event, now) {
+                continue;
+            }
+            if let Pace::Pause { resume_in_secs } = pace_now {
+                // Stop before this event; the page is read again on resume, and the events
+                // already applied are skipped as unchanged.
+                report.paused_for_secs = Some(resume_in_secs);
+                return Ok(report);
+            }
+            report.events_read += 1;
+            pace_now = sync_event_invitees(state, user, event, &mut report).await?;
+        }
+        match page.next_page_token {
+            Some(next) => cursor.page_token = Some(next),
+            None => {
+                connections::save_sync_cursor(&state.db, user, None).await?;
+                return Ok(report);
+            }
+        }
+        if let Pace::Pause { resume_in_secs } = pace(page.rate_limit).max_with(pace_now) {
+            connections::save_sync_cursor(&state.db, user, Some(&cursor)).await?;
+            report.paused_for_secs = Some(resume_in_secs);
+            return Ok(report);
+        }
+    }
+    connections::save_sync_cursor(&state.db, user, None).await?;
+    Ok(report)
+}
+
+impl Pace {
+    /// The stricter of two paces.
+    fn max_with(self, other: Pace) -> Pace {
+        match (self, other) {
+            (Pace::Pause { resume_in_secs: a }, Pace::Pause { resume_in_secs: b }) => {
+                Pace::Pause { resume_in_secs: a.max(b) }
+            }
+            (Pace::Pause { .. }, _) => self,
+            _ => other,
+        }
+    }
+}
+
+/// Reads one event's invitees and applies those that changed; returns the pace the last page
+/// of invitees allows.
+async fn sync_event_invitees(
+    state: &AppState,
+    user: AdviserId,
+    event: &ScheduledEvent,
+    report: &mut SyncReport,
+) -> Result<Pace, TokenError> {
+    let mut invitee_page = None;
+    let mut last_pace = Pace::Continue;
+    for _ in 0..MAX_PAGES {
+        let request = ListInvitees {
+            count: Some(100),
+            page_token: invitee_page.clone(),
+            ..Default::default()
+        };
+        let invitees = with_token(state, user, |t| {
+            let request = request.clone();
+            let uri = event.uri.clone();
+            async move {
+                state
+                    .calendly
+                    .api
+                    .list_event_invitees(&t, &uri, &request)
+                    .await
+            }
+        })
+        .await?;
+        last_pace = pace(invitees.rate_limit);
+        for invitee in &invitees.collection {
+            report.invitees += 1;
+            if apply_synced_invitee(state, user, invitee, event).await? {
+                report.applied += 1;
+            }
+        }
+        match invitees.next_page_token {
+            Some(next) => invitee_page = Some(next),
+            None => break,
+        }
+    }
+    Ok(last_pace)
+}
+
+/// Applies what Calendly says about one invitee now (status and no-show) unless it is already
+/// stored exactly so. Returns whether anything was applied.
+async fn apply_synced_invitee(
+    state: &AppState,
+    user: AdviserId,
+    invitee: &calendly::Invitee,
+    event: &ScheduledEvent,
+) -> Result<bool, TokenError> {
+    let known = known_invitee(state, user, invitee).await?;
+    let canceled = invitee.status == Status::Canceled;
+    let no_show = invitee.no_show.is_some();
+    let status_current = known.as_ref().is_some_and(|k| {
+        (k.status == "canceled") == canceled
+            && k.calendly_updated_at >= crate::meetings::calendly_time(&event.updated_at)
+    });
+    let no_show_current = known.as_ref().map(|k| k.no_show == 1).unwrap_or(false) == no_show;
+    if status_current && no_show_current {
+        return Ok(false);
+    }
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let change = if canceled {
+        InviteeChange::Canceled
+    } else {
+        InviteeChange::Created
+    };
+    let mut applied = apply_invitee(&mut tx, user, change, &state.clock.now(), invitee, event, "sync", now).await?;
+    if !no_show_current {
+        // Calendly's own record, as of the invitee's last change.
+        let change = if no_show { InviteeChange::NoShowMarked } else { InviteeChange::NoShowCleared };
+        let observed = invitee
+            .no_show
+            .as_ref()
+            .and_then(|n| n.created_at)
+            .unwrap_or(invitee.updated_at);
+        applied = apply_invitee(&mut tx, user, change, &observed, invitee, event, "sync", now).await?;
+    }
+    tx.commit().await?;
+    state.live.committed(state.db.kind(), user, applied.seq);
+    Ok(true)
+}
+
+#[derive(sqlx::FromRow)]
+struct KnownInvitee {
+    status: String,
+    no_show: i64,
+    calendly_updated_at: String,
+}
+
+async fn known_invitee(
+    state: &AppState,
+    user: AdviserId,
+    invitee: &calendly::Invitee,
+) -> Result<Option<KnownInvitee>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.status, a.no_show, m.calendly_updated_at FROM attendees a JOIN meetings m ON m.id = a.meeting_id \
+         WHERE a.user_id = $1 AND a.invitee_uri = $2",
+    )
+    .bind(user.0)
+    .bind(invitee.uri.as_str())
+    .fetch_optional(state.db.pool())
+    .await
+}
+
+/// The stored `updated_at` of the page's events that we already know (one query per page).
+async fn stored_versions(
+    state: &AppState,
+    user: AdviserId,
+    events: &[ScheduledEvent],
+) -> Result<HashMap<String, String>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders: Vec<String> = (0..events.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT event_uri, calendly_updated_at FROM meetings WHERE user_id = $1 AND event_uri IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(user.0);
+    for event in events {
+        query = query.bind(event.uri.as_str());
+    }
+    Ok(query.fetch_all(state.db.pool()).await?.into_iter().collect())
+}
+
+/// Conference links Calendly makes after the booking arrive without any webhook (and perhaps
+/// without a new `updated_at`): each upcoming meeting still waiting for one is read again.
+/// Returns how many meetings got their link.
+#[tracing::instrument(skip_all, fields(user_id = user.0))]
+pub async fn check_conference_links(state: &AppState, user: AdviserId) -> Result<usize, TokenError> {
+    let kinds: Vec<String> = (0..CONFERENCE_KINDS.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT event_uri FROM meetings WHERE user_id = $1 AND join_url IS NULL AND location_kind IS NOT NULL \
+         AND status = 'active' AND end_at > $2 AND location_kind IN ({}) ORDER BY start_at LIMIT $3",
+        kinds.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String,)>(&sql)
+        .bind(user.0)
+        .bind(state.clock.now_ms())
+        .bind(MAX_LINK_CHECKS);
+    for kind in CONFERENCE_KINDS {
+        query = query.bind(kind);
+    }
+    let waiting = query.fetch_all(state.db.pool()).await?;
+    let mut linked = 0;
+    for (uri,) in waiting {
+        let Ok(uri) = ScheduledEventUri::parse(&uri) else {
+            continue;
+        };
+        let event = match with_token(state, user, |t| {
+            let uri = uri.clone();
+            async move { state.calendly.api.get_scheduled_event(&t, &uri).await }
+        })
+        .await
+        {
+            Ok(event) => event,
+            Err(TokenError::Calendly(calendly::Error::NotFound)) => continue,
+            Err(e) => return Err(e),
+        };
+        if event.location.as_ref().and_then(|l| l.join_url.as_ref()).is_none() {
+            continue;
+        }
+        let mut tx = state.db.begin_write().await?;
+        let applied = refresh_event(&mut tx, user, &event, state.clock.now_ms()).await?;
+        tx.commit().await?;
+        if let Some(applied) = applied {
+            state.live.committed(state.db.kind(), user, applied.seq);
+            linked += 1;
+        }
+    }
+    Ok(linked)
+}
