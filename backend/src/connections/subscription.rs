@@ -525,3 +525,50 @@ async fn save_local(
     tx.commit().await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forbidden(message: &str) -> calendly::Error {
+        calendly::Error::Forbidden {
+            title: "Permission Denied".into(),
+            message: message.into(),
+            required_scopes: vec![],
+        }
+    }
+
+    fn public_url() -> url::Url {
+        url::Url::parse("https://advicly.example.com").unwrap()
+    }
+
+    #[test]
+    fn the_plan_copy_appears_only_when_calendlys_403_says_so() {
+        let plan = refusal_reason(&forbidden("Please upgrade to a paid Calendly account."), &public_url()).unwrap();
+        assert!(plan.contains("plan"), "{plan}");
+        let other = refusal_reason(&forbidden("You do not have permission"), &public_url()).unwrap();
+        assert!(!other.contains("plan"), "{other}");
+        assert!(other.contains("You do not have permission"), "{other}");
+    }
+
+    #[test]
+    fn a_refused_callback_url_is_the_operators_to_fix_not_a_reconnect() {
+        let err = calendly::Error::InvalidArgument {
+            message: "The supplied parameters are invalid.".into(),
+            details: vec![calendly::ErrorDetail {
+                parameter: Some("url".into()),
+                message: "must be a publicly reachable https URL".into(),
+                code: None,
+            }],
+        };
+        let reason = refusal_reason(&err, &public_url()).unwrap();
+        assert!(reason.contains("APP_PUBLIC_URL") && reason.contains("https://advicly.example.com"), "{reason}");
+        assert!(!reason.contains("reconnect"), "{reason}");
+    }
+
+    #[test]
+    fn transient_errors_are_not_refusals() {
+        assert_eq!(refusal_reason(&calendly::Error::Server { status: 503 }, &public_url()), None);
+        assert_eq!(refusal_reason(&calendly::Error::Transport("down".into()), &public_url()), None);
+    }
+}

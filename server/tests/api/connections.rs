@@ -87,15 +87,15 @@ on_both_databases! {
 }
 
 on_both_databases! {
-    async fn a_plan_without_webhooks_still_connects_and_says_why(app) {
+    async fn a_subscription_calendly_refuses_still_connects_and_says_why(app) {
         let cal = app.calendly_user("Gus Host", None);
-        app.sim.set_plan(&cal.uri, Plan::Free);
+        app.sim.set_require_public_callback_url(true);
         let adviser = app.new_adviser().await;
         app.connect(&adviser, &cal).await;
         let status = app.connection_status(&adviser).await;
         assert_eq!(status["status"], "connected");
         assert_eq!(status["live"], "unavailable");
-        assert!(status["live_reason"].as_str().unwrap().contains("plan"), "{status}");
+        assert!(status["live_reason"].as_str().unwrap().contains("public https"), "{status}");
         assert!(app.active_subscriptions_of(&cal).is_empty());
     }
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod calendly_2026;
 mod connections;
 mod health;
 mod live;

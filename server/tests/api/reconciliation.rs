@@ -1,4 +1,4 @@
-use calendly_sim::{FailureMode, FailureRule, Plan};
+use calendly_sim::{FailureMode, FailureRule};
 
 use crate::helpers::upcoming;
 use crate::on_both_databases;
@@ -73,22 +73,6 @@ on_both_databases! {
 }
 
 on_both_databases! {
-    async fn an_adviser_whose_plan_refuses_webhooks_gets_meetings_by_polling(app) {
-        let cal = app.calendly_user("Uma Host", None);
-        app.sim.set_plan(&cal.uri, Plan::Free);
-        let adviser = app.new_adviser().await;
-        app.connect(&adviser, &cal).await;
-        app.book(&cal, "Polled Client");
-        backend::jobs::reconcile(&app.state, adviser_id(1)).await;
-        let meetings = upcoming(&app.meetings(&adviser).await);
-        assert_eq!(meetings.len(), 1);
-        let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("Live updates unavailable:"), "the page says why");
-        assert!(page.contains("syncing every 5 minutes"));
-    }
-}
-
-on_both_databases! {
     async fn two_instances_never_reconcile_the_same_connection_in_one_round(app) {
         let other = app.second_instance().await;
         for name in ["V One", "V Two", "V Three", "V Four"] {
@@ -109,11 +93,12 @@ on_both_databases! {
     }
 }
 
-/// Calendly's 429: no more calls for that adviser until X-RateLimit-Reset has passed.
+/// Calendly's 429 (here: the adviser's other integrations spent the shared limit): no more calls
+/// for that adviser until X-RateLimit-Reset has passed, then the sync resumes where it stopped.
 async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers::TestDb) {
     let sim_config = calendly_sim::SimConfig {
         retry_base: std::time::Duration::from_millis(100),
-        rate_limit_per_minute: 12,
+        rate_limit_per_minute: 40,
         ..calendly_sim::SimConfig::default()
     };
     let app = crate::helpers::spawn_app_with(db, sim_config, |_| {}).await;
@@ -124,25 +109,20 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     for _ in 0..4 {
         app.book(&cal, "Someone");
     }
-    // Each sync lists events and each event's invitees: the limit is hit within a few rounds.
-    let mut limited = false;
-    for _ in 0..10 {
-        if let Err(backend::connections::TokenError::Calendly(calendly::Error::RateLimited {
-            ..
-        })) = backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile).await
-        {
-            limited = true;
-            break;
-        }
-    }
-    assert!(limited, "the simulator's limit was reached");
+    app.deliveries_settle().await;
+    app.sim.consume_rate_limit(&cal.uri, 40);
+    let sync = || backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile);
+    assert!(matches!(
+        sync().await,
+        Err(backend::connections::TokenError::Calendly(calendly::Error::RateLimited { .. }))
+    ));
+    let calls = app.sim.api_calls(&cal.uri);
     let metric = |text: &str| text.lines().any(|l| l == "calendly_rate_limited_total 1");
     // Further attempts fail fast without calling Calendly (the 429 count stays at one).
     for _ in 0..3 {
-        assert!(backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile)
-            .await
-            .is_err());
+        assert!(sync().await.is_err());
     }
+    assert_eq!(app.sim.api_calls(&cal.uri), calls, "no call before the reset");
     assert!(metric(&app.get("/metrics").await.text().await.unwrap()));
     let status = app.connection_status(&adviser).await;
     assert!(
@@ -155,9 +135,9 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     // After the reset, syncing works again.
     app.clock.advance(std::time::Duration::from_secs(61));
     app.sim.advance_clock(chrono::Duration::seconds(61));
-    assert!(backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile)
-        .await
-        .is_ok());
+    let report = sync().await.unwrap();
+    assert_eq!(report.paused_for_secs, None);
+    assert_eq!(upcoming(&app.meetings(&adviser).await).len(), 4);
 }
 
 mod a_rate_limited_adviser_is_left_alone_until_the_reset {

@@ -150,7 +150,7 @@ on_both_databases! {
 }
 
 on_both_databases! {
-    async fn an_unknown_or_inactive_route_token_is_404_and_stores_nothing(app) {
+    async fn an_unknown_route_token_is_404_a_retired_one_410_and_neither_stores_anything(app) {
         let (adviser, cal, token) = connected_adviser(&app, "Bea Host").await;
         let body = invitee_created(&cal.uri);
 
@@ -159,10 +159,11 @@ on_both_databases! {
         assert_eq!(post(&app, &unknown, None, b"{}".to_vec()).await, StatusCode::NOT_FOUND, "routing comes before the signature");
 
         app.disconnect(&adviser).await;
-        assert_eq!(deliver(&app, &routed(&token), &body).await, StatusCode::NOT_FOUND, "a disconnected adviser's URL is dead");
+        assert_eq!(deliver(&app, &routed(&token), &body).await, StatusCode::GONE, "a disconnected adviser's URL is gone: Calendly deletes its subscription");
 
         assert_eq!(stored(&app).await, (0, 0));
-        assert_eq!(counted(&app, "unknown_route").await, 3);
+        assert_eq!(counted(&app, "unknown_route").await, 2);
+        assert_eq!(counted(&app, "retired_route").await, 1);
     }
 }
 
