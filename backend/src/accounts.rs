@@ -41,6 +41,30 @@ pub enum AccountError {
     Database(#[from] sqlx::Error),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Every hashing slot is taken (a flood of sign-ins): answered 503 instead of queueing.
+    #[error("Signing in is busy right now. Please try again in a moment.")]
+    Busy,
+}
+
+/// Argon2id takes ~19 MiB and tens of milliseconds per attempt: at most this many run at once,
+/// so a flood of sign-in or sign-up requests cannot take the memory and both cores.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+/// How long an attempt waits for a hashing slot before it is answered "busy" (503).
+const HASH_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_HASHES);
+
+/// Runs one Argon2 computation in a hashing slot, off the async runtime.
+async fn with_hashing_slot<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AccountError> {
+    let _slot = tokio::time::timeout(HASH_SLOT_WAIT, HASHING.acquire())
+        .await
+        .map_err(|_| AccountError::Busy)?
+        .map_err(|_| AccountError::Busy)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AccountError::Hashing(e.to_string()))
 }
 
 /// An email address, trimmed and lower-cased.
@@ -82,21 +106,20 @@ fn validate_password(password: &str) -> Result<(), AccountError> {
     }
 }
 
-/// Argon2id with the crate's recommended parameters, off the async runtime.
+/// Argon2id with the crate's recommended parameters, in a hashing slot.
 async fn hash_password(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || {
+    with_hashing_slot(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| AccountError::Hashing(e.to_string()))
     })
-    .await
-    .map_err(|e| AccountError::Hashing(e.to_string()))?
+    .await?
 }
 
-async fn password_matches(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+async fn password_matches(password: String, hash: String) -> Result<bool, AccountError> {
+    with_hashing_slot(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -104,7 +127,6 @@ async fn password_matches(password: String, hash: String) -> bool {
         })
     })
     .await
-    .unwrap_or(false)
 }
 
 /// A real hash of a random password: verifying against it costs the same as for a real account,
@@ -185,7 +207,7 @@ pub async fn sign_in(
         .as_ref()
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| decoy_hash().to_owned());
-    let ok = password_matches(password.to_owned(), hash).await;
+    let ok = password_matches(password.to_owned(), hash).await?;
     match row {
         Some((id, _)) if ok => {
             sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
@@ -213,6 +235,17 @@ pub async fn purge_old_failures(db: &Db, clock: &Clock) -> Result<u64, sqlx::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn when_every_hashing_slot_is_taken_an_attempt_is_answered_busy_not_queued() {
+        let held = HASHING.acquire_many(MAX_CONCURRENT_HASHES as u32).await.unwrap();
+        let started = std::time::Instant::now();
+        let result = password_matches("x".repeat(12), decoy_hash().to_owned()).await;
+        assert!(matches!(result, Err(AccountError::Busy)), "{result:?}");
+        assert!(started.elapsed() < HASH_SLOT_WAIT + std::time::Duration::from_secs(1));
+        drop(held);
+        assert!(matches!(password_matches("x".repeat(12), decoy_hash().to_owned()).await, Ok(false)));
+    }
 
     #[test]
     fn emails_are_normalised_and_malformed_ones_rejected() {

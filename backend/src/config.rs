@@ -50,7 +50,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; default a SQLite file under `data/`.
     pub database_url: String,
@@ -83,6 +83,37 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `LEPTOS_SITE_ROOT`: the built site (WASM, JS, CSS), default `target/site`.
     pub site_root: String,
+}
+
+/// `DATABASE_URL` may carry a password and the key is secret: neither is printed.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_password(&self.database_url))
+            .field("public_url", &self.public_url.as_str())
+            .field("site_addr", &self.site_addr)
+            .field("sandbox", &self.sandbox)
+            .field("calendly", &self.calendly)
+            .field("sync_interval", &self.sync_interval)
+            .field("full_sync_interval", &self.full_sync_interval)
+            .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
+            .field("session_ttl", &self.session_ttl)
+            .field("log_format", &self.log_format)
+            .field("data_dir", &self.data_dir)
+            .field("site_root", &self.site_root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Settings {
@@ -180,10 +211,11 @@ impl Settings {
         };
 
         // The real Calendly calls back over the internet: it refuses, or cannot reach, a callback
-        // URL that is not public https (calendly-api.md §0). A Calendly on a loopback or private
-        // address (a test double) may call us anywhere.
+        // URL that is not public https (calendly-api.md §0). Any other Calendly (a simulator or
+        // test double, wherever it runs) may call us anywhere; if it refuses a URL, the page
+        // says so at connect time.
         if let Some(settings) = &calendly {
-            if crate::net::is_public_url(&settings.api_url) && !is_usable_callback_base(&public_url) {
+            if is_real_calendly(&settings.api_url) && !is_usable_callback_base(&public_url) {
                 return Err(ConfigError::Invalid {
                     var: "APP_PUBLIC_URL",
                     reason: format!(
@@ -256,6 +288,14 @@ impl Settings {
     }
 }
 
+/// Calendly itself (`api.calendly.com`), as opposed to a simulator or test double.
+fn is_real_calendly(api_url: &Url) -> bool {
+    api_url.host_str().is_some_and(|host| {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        host == "calendly.com" || host.ends_with(".calendly.com")
+    })
+}
+
 /// A base URL Calendly can deliver webhooks under: https on a public host.
 fn is_usable_callback_base(url: &Url) -> bool {
     url.scheme() == "https" && crate::net::is_public_url(url)
@@ -305,12 +345,22 @@ fn sandbox_key(data_dir: &std::path::Path) -> Result<EncryptionKey, ConfigError>
     }
     std::fs::create_dir_all(data_dir).map_err(io)?;
     let key = EncryptionKey::generate();
-    std::fs::write(
+    write_private(
         &path,
-        base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
+        base64::engine::general_purpose::STANDARD.encode(key.as_bytes()).as_bytes(),
     )
     .map_err(io)?;
     Ok(key)
+}
+
+/// Writes a file only its owner can read (0600 on Unix): it holds the key to stored tokens.
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
 }
 
 #[cfg(test)]
@@ -406,6 +456,19 @@ mod tests {
     }
 
     #[test]
+    fn a_simulator_under_any_other_name_may_call_back_to_any_address() {
+        let s = settings(&[
+            ("CALENDLY_CLIENT_ID", "id"),
+            ("CALENDLY_CLIENT_SECRET", "s"),
+            ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
+            ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            ("CALENDLY_AUTH_URL", "http://calendly-sim:9100"),
+            ("CALENDLY_API_URL", "http://calendly-sim:9100"),
+        ]);
+        assert!(s.is_ok());
+    }
+
+    #[test]
     fn a_calendly_on_a_local_address_may_call_back_to_a_local_address() {
         let s = settings(&[
             ("CALENDLY_CLIENT_ID", "id"),
@@ -428,6 +491,26 @@ mod tests {
         let s = settings(&[("APP_WEBHOOK_TOLERANCE_SECS", "900"), ("APP_FULL_SYNC_INTERVAL_SECS", "7200")]).unwrap();
         assert_eq!(s.webhook_tolerance_secs, 900);
         assert_eq!(s.full_sync_interval, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn settings_never_print_the_database_password() {
+        let s = settings(&[("DATABASE_URL", "postgres://advicly:hunter2@db.internal/advicly")]).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("db.internal"), "{printed}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_generated_sandbox_key_is_readable_only_by_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let s = settings(&[]).unwrap();
+        let mode = std::fs::metadata(s.data_dir.join("sandbox-encryption.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o}");
     }
 
     #[test]

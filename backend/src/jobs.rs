@@ -63,7 +63,6 @@ pub async fn claim_due_connections(state: &AppState) -> Result<Vec<AdviserId>, s
 /// resume, or once per `APP_FULL_SYNC_INTERVAL_SECS` for a live connection.
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
 pub async fn scheduled_round(state: &AppState, user: AdviserId) {
-    let live = cheap_checks(state, user).await;
     let sync_state = match connections::sync_state(&state.db, user).await {
         Ok(Some(s)) => s,
         Ok(None) => return,
@@ -71,6 +70,13 @@ pub async fn scheduled_round(state: &AppState, user: AdviserId) {
             tracing::warn!(error = %err, "could not read the sync state");
             return;
         }
+    };
+    // A paused sync is resumed as soon as Calendly's window allows; the cheap checks keep to the
+    // regular interval and run once it has finished.
+    let live = if sync_state.has_cursor == 1 {
+        matches!(connections::load(&state.db, user).await, Ok(Some(c)) if c.live_updates == LiveUpdates::Active)
+    } else {
+        cheap_checks(state, user).await
     };
     let kind = crate::sync::round_sync(
         live,

@@ -11,7 +11,11 @@ pub fn is_public_url(url: &Url) -> bool {
         None => false,
         Some(Host::Domain(domain)) => {
             let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-            !(domain == "localhost" || domain.ends_with(".localhost") || domain.ends_with(".local"))
+            !(domain == "localhost"
+                || domain.starts_with("localhost.")
+                || domain.ends_with(".localhost")
+                || domain.ends_with(".local")
+                || domain.ends_with(".internal"))
         }
         Some(Host::Ipv4(ip)) => is_public_ip(IpAddr::V4(ip)),
         Some(Host::Ipv6(ip)) => is_public_ip(IpAddr::V6(ip)),

@@ -190,12 +190,22 @@ impl RateLimit {
         Some(RateLimit {
             limit: u32::try_from(number("x-ratelimit-limit")?).ok()?,
             remaining: u32::try_from(number("x-ratelimit-remaining")?).ok()?,
-            reset_secs: number("x-ratelimit-reset").unwrap_or(DEFAULT_RATE_LIMIT_RESET_SECS),
+            reset_secs: clamp_reset(
+                number("x-ratelimit-reset").unwrap_or(DEFAULT_RATE_LIMIT_RESET_SECS),
+            ),
         })
     }
 }
 
-/// Reads `X-RateLimit-Reset` (seconds until the window resets).
+/// Calendly's windows are a minute; a reset beyond an hour is not believed (it would silence an
+/// adviser's sync for that long, and a huge number would overflow time arithmetic).
+pub const MAX_RATE_LIMIT_RESET_SECS: u64 = 3600;
+
+fn clamp_reset(secs: u64) -> u64 {
+    secs.clamp(1, MAX_RATE_LIMIT_RESET_SECS)
+}
+
+/// Reads `X-RateLimit-Reset` (seconds until the window resets), clamped to a sane range.
 pub(crate) fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     headers
         .get("x-ratelimit-reset")?
@@ -204,6 +214,7 @@ pub(crate) fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<u
         .trim()
         .parse()
         .ok()
+        .map(clamp_reset)
 }
 
 impl From<reqwest::Error> for Error {
@@ -231,6 +242,18 @@ mod tests {
             br#"{"title":"Permission Denied","message":"You do not have permission"}"#,
         );
         assert!(!role.is_plan_refusal());
+    }
+
+    #[test]
+    fn an_absurd_rate_limit_reset_is_clamped() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-ratelimit-reset", "18446744073709551615".parse().unwrap());
+        headers.insert("x-ratelimit-limit", "500".parse().unwrap());
+        headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+        assert_eq!(rate_limit_reset(&headers), Some(MAX_RATE_LIMIT_RESET_SECS));
+        assert_eq!(RateLimit::from_headers(&headers).unwrap().reset_secs, MAX_RATE_LIMIT_RESET_SECS);
+        headers.insert("x-ratelimit-reset", "0".parse().unwrap());
+        assert_eq!(rate_limit_reset(&headers), Some(1));
     }
 
     #[test]

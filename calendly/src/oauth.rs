@@ -90,6 +90,8 @@ pub struct TokenSet {
 
 /// Calendly's access tokens live two hours.
 pub const DEFAULT_EXPIRES_IN_SECS: i64 = 7200;
+/// The longest access-token lifetime believed.
+pub const MAX_EXPIRES_IN_SECS: i64 = 24 * 3600;
 
 /// Calendly's additions to the RFC 6749 token response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -347,6 +349,9 @@ fn token_set(response: CalendlyTokenResponse) -> Result<TokenSet, Error> {
             .expires_in()
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
             .filter(|secs| *secs > 0)
+            // Never trust a lifetime beyond a day (or an overflowing one): refreshing early is
+            // harmless, using a dead token is not.
+            .map(|secs| secs.min(MAX_EXPIRES_IN_SECS))
             .unwrap_or(DEFAULT_EXPIRES_IN_SECS),
         created_at: extra.created_at,
         scope: response.scopes().map(|scopes| {
@@ -490,6 +495,15 @@ mod tests {
             "b77a76ffce83d3bc20531ddfa76704e584f0ee963f6041b8bfc70c91373267d5"
         );
         assert!(!format!("{tokens:?}").contains("b77a76ff"));
+    }
+
+    #[test]
+    fn an_absurd_token_lifetime_is_clamped() {
+        let response: CalendlyTokenResponse = serde_json::from_str(
+            r#"{"access_token":"a","refresh_token":"r","token_type":"Bearer","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(token_set(response).unwrap().expires_in, MAX_EXPIRES_IN_SECS);
     }
 
     #[test]

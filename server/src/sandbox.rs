@@ -7,11 +7,20 @@ use backend::config::CalendlySettings;
 use backend::Settings;
 use calendly_sim::{SimConfig, Simulator};
 
-/// The simulator listens next to the app (port + 100) when that port is free, else anywhere.
+/// The simulator listens on loopback only, next to the app's port (port + 100) when that port is
+/// free, else on any free loopback port. Its control API (`/_sim/*`: the signing key, the client
+/// secret, every delivery) must never be reachable from another machine.
 pub async fn start(settings: &mut Settings) -> std::io::Result<Simulator> {
     let config = SimConfig::default();
+    if !settings.site_addr.ip().is_loopback() {
+        tracing::warn!(
+            addr = %settings.site_addr,
+            "SANDBOX MODE ON A NON-LOOPBACK ADDRESS: anyone who can reach this server can sign up and use the simulated Calendly. \
+             Sandbox mode is for trying Advicly on your own machine; configure CALENDLY_CLIENT_ID for real use."
+        );
+    }
     let preferred = SocketAddr::new(
-        settings.site_addr.ip(),
+        std::net::Ipv4Addr::LOCALHOST.into(),
         settings.site_addr.port().wrapping_add(100),
     );
     let simulator = match (settings.site_addr.port() != 0).then_some(preferred) {

@@ -144,16 +144,7 @@ pub async fn apply_invitee(
 
     let mut touched = vec![meeting_id];
     touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
-    // Change sequence numbers are handed out at insert time; on PostgreSQL, two transactions for
-    // one adviser could commit them out of order and a live stream that already moved past the
-    // later one would never send the earlier. Serialising this last step per adviser makes
-    // sequence order equal commit order. (SQLite's single writer already does.)
-    if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(1634, ($1 % 2147483647)::int)")
-            .bind(user.0)
-            .execute(&mut *conn)
-            .await?;
-    }
+    lock_change_order(conn, user).await?;
     // The common case — an active invitee, no reschedule links, joining a meeting that is
     // active — cannot change the meeting's derived state: only the change is recorded.
     let nothing_to_derive = !canceled
@@ -263,6 +254,7 @@ pub async fn refresh_event(
     if after == before {
         return Ok(None);
     }
+    lock_change_order(conn, user).await?;
     let seq = record_change(conn, user, meeting_id, now_ms).await?;
     Ok(Some(Applied { meeting_id, seq }))
 }
@@ -319,6 +311,12 @@ pub const CONFERENCE_KINDS: [&str; 6] = [
     "webex_conference",
     "gotomeeting",
 ];
+
+/// A location whose link a conferencing service makes: a known conference kind, or any location
+/// that carries a conference `status` (Calendly adds kinds over time).
+pub fn is_conference(kind: Option<&str>, status: Option<&str>) -> bool {
+    kind.is_some() && (status.is_some() || kind.is_some_and(|k| CONFERENCE_KINDS.contains(&k)))
+}
 
 fn describe_location_kind(kind: &str) -> String {
     match kind {
@@ -429,6 +427,21 @@ async fn refresh_meeting(
     .await?;
     let _ = changed;
     record_change(conn, user, meeting_id, now_ms).await
+}
+
+/// Change sequence numbers are handed out at insert time; on PostgreSQL, two transactions for
+/// one adviser could commit them out of order and a live stream that already moved past the
+/// later one would never send the earlier. Taken before the last step of every transaction that
+/// records a change, and held until it ends, this makes sequence order equal commit order per
+/// adviser. (SQLite's single writer already does.)
+async fn lock_change_order(conn: &mut AnyConnection, user: AdviserId) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(1634, ($1 % 2147483647)::int)")
+            .bind(user.0)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Appends to the change log the live stream reads; returns the change's sequence number.

@@ -58,6 +58,7 @@ struct Row {
     location: Option<String>,
     location_details: Option<String>,
     location_kind: Option<String>,
+    location_status: Option<String>,
     join_url: Option<String>,
     guests: Option<String>,
     status: String,
@@ -81,7 +82,7 @@ struct Attendee {
     reschedule_url: Option<String>,
 }
 
-const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.location_details, m.location_kind, \
+const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.location_details, m.location_kind, m.location_status, \
     m.join_url, m.guests, m.status, m.canceled_by, m.cancel_reason, m.canceler_type, prev.start_at AS rescheduled_from_start, m.source \
     FROM meetings m LEFT JOIN meetings prev ON prev.user_id = m.user_id AND prev.event_uri = m.rescheduled_from";
 
@@ -135,9 +136,7 @@ async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx
         .await?;
         let awaiting_link = r.join_url.is_none()
             && r.status == "active"
-            && r.location_kind
-                .as_deref()
-                .is_some_and(|k| super::CONFERENCE_KINDS.contains(&k));
+            && super::is_conference(r.location_kind.as_deref(), r.location_status.as_deref());
         out.push(MeetingRow {
             id: r.id,
             event_uri: r.event_uri,

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use calendly::ids::{CalendlyUserUri, ScheduledEventUri};
 use calendly::{ListInvitees, ListScheduledEvents, ScheduledEvent, Status};
 
-pub use plan::{needs_invitees, pace, round_sync, Cursor, Pace, SyncKind};
+pub use plan::{needs_invitees, pace, round_sync, Cursor, Pace, StoredEvent, SyncKind};
 
 use crate::accounts::AdviserId;
 use crate::connections::{self, with_token, TokenError};
@@ -26,7 +26,10 @@ use crate::AppState;
 /// Safety bound on event pages per sync (100 events each).
 const MAX_PAGES: usize = 40;
 /// At most this many meetings awaiting a conference link are re-checked per round.
-const MAX_LINK_CHECKS: i64 = 20;
+const MAX_LINK_CHECKS: i64 = 10;
+/// Events whose invitees a run reads before it honours a pause: a sync always makes progress,
+/// even while the adviser's other integrations keep the shared budget low.
+const MIN_EVENTS_PER_RUN: usize = 3;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -58,6 +61,13 @@ pub async fn sync_connection(
     kind: SyncKind,
 ) -> Result<SyncReport, TokenError> {
     let result = sync_inner(state, user, kind).await;
+    if let Err(TokenError::Calendly(e)) = &result {
+        if !e.is_transient() {
+            // Calendly refused this sync's request (say, a page token it no longer accepts):
+            // the next one starts afresh rather than repeating it.
+            connections::save_sync_cursor(&state.db, user, None).await?;
+        }
+    }
     let now = state.clock.now_ms();
     let (summary, outcome) = match &result {
         Ok(r) if r.paused_for_secs.is_some() => (
@@ -75,9 +85,11 @@ pub async fn sync_connection(
     );
     let completed = matches!(&result, Ok(r) if r.paused_for_secs.is_none());
     let resume_at = match &result {
-        Ok(SyncReport { paused_for_secs: Some(secs), .. }) => Some(now + (*secs as i64) * 1000),
+        Ok(SyncReport { paused_for_secs: Some(secs), .. }) => {
+            Some(now.saturating_add((*secs).min(3600) as i64 * 1000))
+        }
         Err(TokenError::Calendly(calendly::Error::RateLimited { reset_secs })) => {
-            Some(now + (*reset_secs as i64).max(1) * 1000)
+            Some(now.saturating_add((*reset_secs).clamp(1, 3600) as i64 * 1000))
         }
         _ => None,
     };
@@ -120,11 +132,12 @@ async fn sync_inner(
         let mut pace_now = pace(page.rate_limit);
         for event in &page.collection {
             report.events += 1;
-            let known = stored.get(event.uri.as_str()).map(String::as_str);
-            if !needs_invitees(cursor.kind, known, event, now) {
+            if !needs_invitees(cursor.kind, stored.get(event.uri.as_str()), event, now) {
                 continue;
             }
-            if let Pace::Pause { resume_in_secs } = pace_now {
+            if let (Pace::Pause { resume_in_secs }, true) =
+                (pace_now, report.events_read >= MIN_EVENTS_PER_RUN)
+            {
                 // Stop before this event; the page is read again on resume, and the events
                 // already applied are skipped as unchanged.
                 report.paused_for_secs = Some(resume_in_secs);
@@ -146,7 +159,8 @@ async fn sync_inner(
             return Ok(report);
         }
     }
-    connections::save_sync_cursor(&state.db, user, None).await?;
+    // More pages than one run reads: the cursor stays, and the next round goes on from it.
+    report.paused_for_secs = Some(1);
     Ok(report)
 }
 
@@ -234,14 +248,9 @@ async fn apply_synced_invitee(
     };
     let mut applied = apply_invitee(&mut tx, user, change, &state.clock.now(), invitee, event, "sync", now).await?;
     if !no_show_current {
-        // Calendly's own record, as of the invitee's last change.
+        // Calendly's own record as read just now (it need not move the invitee's `updated_at`).
         let change = if no_show { InviteeChange::NoShowMarked } else { InviteeChange::NoShowCleared };
-        let observed = invitee
-            .no_show
-            .as_ref()
-            .and_then(|n| n.created_at)
-            .unwrap_or(invitee.updated_at);
-        applied = apply_invitee(&mut tx, user, change, &observed, invitee, event, "sync", now).await?;
+        applied = apply_invitee(&mut tx, user, change, &state.clock.now(), invitee, event, "sync", now).await?;
     }
     tx.commit().await?;
     state.live.committed(state.db.kind(), user, applied.seq);
@@ -270,25 +279,32 @@ async fn known_invitee(
     .await
 }
 
-/// The stored `updated_at` of the page's events that we already know (one query per page).
+/// What we hold of the page's events that we already know (one query per page).
 async fn stored_versions(
     state: &AppState,
     user: AdviserId,
     events: &[ScheduledEvent],
-) -> Result<HashMap<String, String>, sqlx::Error> {
+) -> Result<HashMap<String, StoredEvent>, sqlx::Error> {
     if events.is_empty() {
         return Ok(HashMap::new());
     }
     let placeholders: Vec<String> = (0..events.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT event_uri, calendly_updated_at FROM meetings WHERE user_id = $1 AND event_uri IN ({})",
+        "SELECT m.event_uri, m.calendly_updated_at, \
+             (SELECT COUNT(*) FROM attendees a WHERE a.meeting_id = m.id AND a.status = 'active') AS active_attendees \
+         FROM meetings m WHERE m.user_id = $1 AND m.event_uri IN ({})",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(user.0);
+    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(user.0);
     for event in events {
         query = query.bind(event.uri.as_str());
     }
-    Ok(query.fetch_all(state.db.pool()).await?.into_iter().collect())
+    Ok(query
+        .fetch_all(state.db.pool())
+        .await?
+        .into_iter()
+        .map(|(uri, updated_at, active_attendees)| (uri, StoredEvent { updated_at, active_attendees }))
+        .collect())
 }
 
 /// Conference links Calendly makes after the booking arrive without any webhook (and perhaps
@@ -299,7 +315,8 @@ pub async fn check_conference_links(state: &AppState, user: AdviserId) -> Result
     let kinds: Vec<String> = (0..CONFERENCE_KINDS.len()).map(|i| format!("${}", i + 4)).collect();
     let sql = format!(
         "SELECT event_uri FROM meetings WHERE user_id = $1 AND join_url IS NULL AND location_kind IS NOT NULL \
-         AND status = 'active' AND end_at > $2 AND location_kind IN ({}) ORDER BY start_at LIMIT $3",
+         AND status = 'active' AND end_at > $2 AND COALESCE(location_status, '') <> 'failed' \
+         AND (location_status IS NOT NULL OR location_kind IN ({})) ORDER BY start_at LIMIT $3",
         kinds.join(", ")
     );
     let mut query = sqlx::query_as::<_, (String,)>(&sql)

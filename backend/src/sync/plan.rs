@@ -64,18 +64,33 @@ impl Cursor {
     }
 }
 
-/// Whether to list an event's invitees. `stored_updated_at` is the event's `updated_at` as we
-/// stored it (Calendly's text format, which sorts in time order), if we know the event.
+/// What we hold of an event: its `updated_at` as stored (Calendly's text format, which sorts in
+/// time order) and how many of its attendees are active.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub updated_at: String,
+    pub active_attendees: i64,
+}
+
+/// Whether to list an event's invitees: it is new to us, changed since we stored it, or its
+/// active-invitee count differs from ours (a delivery for one seat of a group event was lost
+/// while a later one moved our `updated_at` on).
 pub fn needs_invitees(
     kind: SyncKind,
-    stored_updated_at: Option<&str>,
+    stored: Option<&StoredEvent>,
     event: &ScheduledEvent,
     now: DateTime<Utc>,
 ) -> bool {
-    let Some(stored) = stored_updated_at else {
+    let Some(stored) = stored else {
         return true;
     };
-    if stored < crate::meetings::calendly_time(&event.updated_at).as_str() {
+    if stored.updated_at.as_str() < crate::meetings::calendly_time(&event.updated_at).as_str() {
+        return true;
+    }
+    if event
+        .invitees_counter
+        .is_some_and(|c| i64::from(c.active) != stored.active_attendees)
+    {
         return true;
     }
     kind == SyncKind::Poll
@@ -133,25 +148,38 @@ mod tests {
         .unwrap()
     }
 
+    fn stored(updated_at: &str, active_attendees: i64) -> Option<StoredEvent> {
+        Some(StoredEvent { updated_at: updated_at.into(), active_attendees })
+    }
+
     #[test]
     fn only_new_or_changed_events_have_their_invitees_read() {
         let now = Utc::now();
         let e = event("2026-11-01T10:00:00.000000Z", now + Duration::days(3), "active");
         assert!(needs_invitees(SyncKind::Reconcile, None, &e, now));
-        assert!(needs_invitees(SyncKind::Reconcile, Some("2026-10-31T10:00:00.000000Z"), &e, now));
-        assert!(!needs_invitees(SyncKind::Reconcile, Some("2026-11-01T10:00:00.000000Z"), &e, now));
-        assert!(!needs_invitees(SyncKind::Poll, Some("2026-11-01T10:00:00.000000Z"), &e, now));
+        assert!(needs_invitees(SyncKind::Reconcile, stored("2026-10-31T10:00:00.000000Z", 1).as_ref(), &e, now));
+        assert!(!needs_invitees(SyncKind::Reconcile, stored("2026-11-01T10:00:00.000000Z", 1).as_ref(), &e, now));
+        assert!(!needs_invitees(SyncKind::Poll, stored("2026-11-01T10:00:00.000000Z", 1).as_ref(), &e, now));
+    }
+
+    #[test]
+    fn a_group_event_whose_seat_count_differs_from_ours_is_read_again() {
+        let now = Utc::now();
+        let mut e = event("2026-11-01T10:00:00.000000Z", now + Duration::days(3), "active");
+        e.invitees_counter = Some(calendly::InviteesCounter { total: 3, active: 3, limit: 5 });
+        assert!(needs_invitees(SyncKind::Reconcile, stored("2026-11-01T10:00:00.000000Z", 2).as_ref(), &e, now));
+        assert!(!needs_invitees(SyncKind::Reconcile, stored("2026-11-01T10:00:00.000000Z", 3).as_ref(), &e, now));
     }
 
     #[test]
     fn polling_rereads_meetings_that_just_ended_for_no_shows() {
         let now = Utc::now();
         let ended = event("2026-11-01T10:00:00.000000Z", now - Duration::hours(2), "active");
-        let stored = Some("2026-11-01T10:00:00.000000Z");
-        assert!(needs_invitees(SyncKind::Poll, stored, &ended, now));
-        assert!(!needs_invitees(SyncKind::Reconcile, stored, &ended, now));
+        let known = stored("2026-11-01T10:00:00.000000Z", 1);
+        assert!(needs_invitees(SyncKind::Poll, known.as_ref(), &ended, now));
+        assert!(!needs_invitees(SyncKind::Reconcile, known.as_ref(), &ended, now));
         let long_ago = event("2026-11-01T10:00:00.000000Z", now - Duration::days(5), "active");
-        assert!(!needs_invitees(SyncKind::Poll, stored, &long_ago, now));
+        assert!(!needs_invitees(SyncKind::Poll, known.as_ref(), &long_ago, now));
     }
 
     #[test]

@@ -34,3 +34,15 @@ on_both_databases! {
         assert_eq!(response.headers()["referrer-policy"], "same-origin");
     }
 }
+
+on_both_databases! {
+    async fn made_up_http_methods_share_one_metrics_label(app) {
+        for i in 0..5 {
+            let method = reqwest::Method::from_bytes(format!("PROBE{i}").as_bytes()).unwrap();
+            app.client.request(method, app.url("/healthz")).send().await.unwrap();
+        }
+        let text = app.get("/metrics").await.text().await.unwrap();
+        assert!(!text.contains("PROBE"), "a client-chosen method became a label: {text}");
+        assert!(text.contains(r#"method="other""#), "{text}");
+    }
+}
