@@ -238,13 +238,19 @@ mod tests {
 
     #[tokio::test]
     async fn when_every_hashing_slot_is_taken_an_attempt_is_answered_busy_not_queued() {
-        let held = HASHING.acquire_many(MAX_CONCURRENT_HASHES as u32).await.unwrap();
+        let held = HASHING
+            .acquire_many(MAX_CONCURRENT_HASHES as u32)
+            .await
+            .unwrap();
         let started = std::time::Instant::now();
         let result = password_matches("x".repeat(12), decoy_hash().to_owned()).await;
         assert!(matches!(result, Err(AccountError::Busy)), "{result:?}");
         assert!(started.elapsed() < HASH_SLOT_WAIT + std::time::Duration::from_secs(1));
         drop(held);
-        assert!(matches!(password_matches("x".repeat(12), decoy_hash().to_owned()).await, Ok(false)));
+        assert!(matches!(
+            password_matches("x".repeat(12), decoy_hash().to_owned()).await,
+            Ok(false)
+        ));
     }
 
     #[test]

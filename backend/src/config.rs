@@ -347,7 +347,9 @@ fn sandbox_key(data_dir: &std::path::Path) -> Result<EncryptionKey, ConfigError>
     let key = EncryptionKey::generate();
     write_private(
         &path,
-        base64::engine::general_purpose::STANDARD.encode(key.as_bytes()).as_bytes(),
+        base64::engine::general_purpose::STANDARD
+            .encode(key.as_bytes())
+            .as_bytes(),
     )
     .map_err(io)?;
     Ok(key)
@@ -432,7 +434,10 @@ mod tests {
             ("CALENDLY_CLIENT_ID", "id"),
             ("CALENDLY_CLIENT_SECRET", "s"),
             ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
-            ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            (
+                "APP_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
             ("APP_PUBLIC_URL", public_url),
         ])
     }
@@ -461,7 +466,10 @@ mod tests {
             ("CALENDLY_CLIENT_ID", "id"),
             ("CALENDLY_CLIENT_SECRET", "s"),
             ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
-            ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            (
+                "APP_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
             ("CALENDLY_AUTH_URL", "http://calendly-sim:9100"),
             ("CALENDLY_API_URL", "http://calendly-sim:9100"),
         ]);
@@ -474,7 +482,10 @@ mod tests {
             ("CALENDLY_CLIENT_ID", "id"),
             ("CALENDLY_CLIENT_SECRET", "s"),
             ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
-            ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+            (
+                "APP_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
             ("CALENDLY_AUTH_URL", "http://127.0.0.1:9100"),
             ("CALENDLY_API_URL", "http://127.0.0.1:9100"),
         ])
@@ -488,14 +499,22 @@ mod tests {
         assert_eq!(s.sync_interval, Duration::from_secs(300));
         assert_eq!(s.full_sync_interval, Duration::from_secs(3600));
         assert_eq!(s.webhook_tolerance_secs, 180);
-        let s = settings(&[("APP_WEBHOOK_TOLERANCE_SECS", "900"), ("APP_FULL_SYNC_INTERVAL_SECS", "7200")]).unwrap();
+        let s = settings(&[
+            ("APP_WEBHOOK_TOLERANCE_SECS", "900"),
+            ("APP_FULL_SYNC_INTERVAL_SECS", "7200"),
+        ])
+        .unwrap();
         assert_eq!(s.webhook_tolerance_secs, 900);
         assert_eq!(s.full_sync_interval, Duration::from_secs(7200));
     }
 
     #[test]
     fn settings_never_print_the_database_password() {
-        let s = settings(&[("DATABASE_URL", "postgres://advicly:hunter2@db.internal/advicly")]).unwrap();
+        let s = settings(&[(
+            "DATABASE_URL",
+            "postgres://advicly:hunter2@db.internal/advicly",
+        )])
+        .unwrap();
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("db.internal"), "{printed}");

@@ -25,7 +25,9 @@ pub struct Db {
 /// The URL may carry a password: only the kind is printed.
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 

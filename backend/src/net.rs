@@ -83,7 +83,11 @@ mod tests {
 
     #[test]
     fn domains_and_public_addresses_are_public() {
-        for url in ["https://api.calendly.com", "https://8.8.8.8", "https://[2606:4700::1111]"] {
+        for url in [
+            "https://api.calendly.com",
+            "https://8.8.8.8",
+            "https://[2606:4700::1111]",
+        ] {
             assert!(public(url), "{url}");
         }
     }

@@ -239,7 +239,8 @@ impl Client {
         push(&mut query, "count", request.count);
         push(&mut query, "page_token", request.page_token.as_ref());
         let path = ["scheduled_events", event.uuid(), "invitees"];
-        self.request_page(token, Method::GET, &path, query, None).await
+        self.request_page(token, Method::GET, &path, query, None)
+            .await
     }
 
     /// [`Client::request`] for a collection: the page also carries the rate-limit headers, so a

@@ -184,9 +184,8 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub(crate) fn from_headers(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
-        let number = |name: &str| -> Option<u64> {
-            headers.get(name)?.to_str().ok()?.trim().parse().ok()
-        };
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         Some(RateLimit {
             limit: u32::try_from(number("x-ratelimit-limit")?).ok()?,
             remaining: u32::try_from(number("x-ratelimit-remaining")?).ok()?,
@@ -251,7 +250,10 @@ mod tests {
         headers.insert("x-ratelimit-limit", "500".parse().unwrap());
         headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
         assert_eq!(rate_limit_reset(&headers), Some(MAX_RATE_LIMIT_RESET_SECS));
-        assert_eq!(RateLimit::from_headers(&headers).unwrap().reset_secs, MAX_RATE_LIMIT_RESET_SECS);
+        assert_eq!(
+            RateLimit::from_headers(&headers).unwrap().reset_secs,
+            MAX_RATE_LIMIT_RESET_SECS
+        );
         headers.insert("x-ratelimit-reset", "0".parse().unwrap());
         assert_eq!(rate_limit_reset(&headers), Some(1));
     }

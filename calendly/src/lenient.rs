@@ -25,7 +25,10 @@ where
     let raw = serde_json::Value::deserialize(deserializer)?;
     let serde_json::Value::Array(items) = raw else {
         if !raw.is_null() {
-            tracing::warn!(kind = json_kind(&raw), "Calendly sent a non-list where a list belongs; read as empty");
+            tracing::warn!(
+                kind = json_kind(&raw),
+                "Calendly sent a non-list where a list belongs; read as empty"
+            );
         }
         return Ok(Vec::new());
     };
@@ -109,10 +112,14 @@ mod tests {
 
     #[test]
     fn one_bad_item_is_skipped_and_the_rest_are_kept() {
-        let h: Holder =
-            serde_json::from_str(r#"{"items":[{"n":1},{"n":"two"},{"m":3},{"n":4}],"one":{"n":"x"}}"#)
-                .unwrap();
+        let h: Holder = serde_json::from_str(
+            r#"{"items":[{"n":1},{"n":"two"},{"m":3},{"n":4}],"one":{"n":"x"}}"#,
+        )
+        .unwrap();
         assert_eq!(h.items, [Item { n: 1 }, Item { n: 4 }]);
-        assert_eq!(h.one, None, "an unreadable optional object is dropped, not fatal");
+        assert_eq!(
+            h.one, None,
+            "an unreadable optional object is dropped, not fatal"
+        );
     }
 }

@@ -24,8 +24,8 @@ pub use error::{Error, ErrorDetail, RateLimit};
 pub use oauth::http_client;
 pub use types::{
     Cancellation, EventGuest, EventMembership, Invitee, InviteesCounter, Location, NoShow, Page,
-    QuestionAndAnswer, ScheduledEvent, Status, DEFAULT_MEETING_TITLE, SubscriptionScope, SubscriptionState, Tracking,
-    User, WebhookSubscription,
+    QuestionAndAnswer, ScheduledEvent, Status, SubscriptionScope, SubscriptionState, Tracking,
+    User, WebhookSubscription, DEFAULT_MEETING_TITLE,
 };
 
 /// The OAuth scopes this integration asks for (n8n's verified minimal set). Without

@@ -334,8 +334,8 @@ fn token_set(response: CalendlyTokenResponse) -> Result<TokenSet, Error> {
         })
     };
     let owner = uri("owner", extra.owner.as_deref()).and_then(|v| CalendlyUserUri::parse(&v).ok());
-    let organization =
-        uri("organization", extra.organization.as_deref()).and_then(|v| OrganizationUri::parse(&v).ok());
+    let organization = uri("organization", extra.organization.as_deref())
+        .and_then(|v| OrganizationUri::parse(&v).ok());
     Ok(TokenSet {
         access_token: AccessToken::new(response.access_token().secret().clone()),
         refresh_token: RefreshToken::new(
@@ -489,7 +489,10 @@ mod tests {
         assert_eq!(tokens.created_at, Some(1548689183));
         assert_eq!(tokens.scope.as_deref(), Some("default"));
         assert_eq!(tokens.owner.as_ref().unwrap().uuid(), "EBHAAFHDCAEQTSEZ");
-        assert_eq!(tokens.organization.as_ref().unwrap().uuid(), "EBHAAFHDCAEQTSEZ");
+        assert_eq!(
+            tokens.organization.as_ref().unwrap().uuid(),
+            "EBHAAFHDCAEQTSEZ"
+        );
         assert_eq!(
             tokens.refresh_token.expose_secret(),
             "b77a76ffce83d3bc20531ddfa76704e584f0ee963f6041b8bfc70c91373267d5"

@@ -9,10 +9,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::lenient::{lenient_option, lenient_vec, null_default};
 use crate::ids::{
     CalendlyUserUri, EventTypeUri, InviteeUri, OrganizationUri, ScheduledEventUri, SubscriptionUri,
 };
+use crate::lenient::{lenient_option, lenient_vec, null_default};
 
 /// Generates a string enum with known values plus `Other(String)`, so a new value Calendly adds
 /// never fails deserialisation.
@@ -399,12 +399,19 @@ mod tests {
         .unwrap();
         assert_eq!(event.name, None);
         assert_eq!(event.title(), "Meeting");
-        assert_eq!(event.event_type, None, "a malformed URI is dropped, not fatal");
+        assert_eq!(
+            event.event_type, None,
+            "a malformed URI is dropped, not fatal"
+        );
         let location = event.location.unwrap();
         assert_eq!(location.kind, "microsoft_teams_conference");
         assert_eq!(location.join_url, None);
         assert_eq!(event.invitees_counter.unwrap().active, 0);
-        assert_eq!(event.event_memberships.len(), 1, "the unreadable host is skipped");
+        assert_eq!(
+            event.event_memberships.len(),
+            1,
+            "the unreadable host is skipped"
+        );
         assert!(event.event_guests.is_empty());
     }
 

@@ -12,12 +12,12 @@ pub use disconnect::{disconnect, run_cleanup_jobs};
 pub use error::ConnectError;
 pub use oauth_flow::{begin_connect, finish_connect, CallbackParams};
 pub use store::{
-    load, load_sync_cursor, record_sync, save_sync_cursor, set_live_updates, sync_state, ConnectionRow,
-    ConnectionStatus, LiveUpdates, SyncState,
+    load, load_sync_cursor, record_sync, save_sync_cursor, set_live_updates, sync_state,
+    ConnectionRow, ConnectionStatus, LiveUpdates, SyncState,
 };
 pub use subscription::{
     active_for_user as active_subscription, by_route_token as subscription_by_route_token,
-    refusal_reason, route_by_token, RouteLookup,
-    by_user_uri as subscription_by_user_uri, ensure_subscription, SubscriptionRow,
+    by_user_uri as subscription_by_user_uri, ensure_subscription, refusal_reason, route_by_token,
+    RouteLookup, SubscriptionRow,
 };
 pub use tokens::{access_token, with_token, TokenError};

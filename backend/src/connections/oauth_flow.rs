@@ -93,7 +93,11 @@ pub async fn finish_connect(
             return Err(ConnectError::Denied);
         }
         // invalid_scope, unauthorized_client, server_error…: not the adviser's choice.
-        tracing::warn!(error, description, "Calendly's authorization answered with an error");
+        tracing::warn!(
+            error,
+            description,
+            "Calendly's authorization answered with an error"
+        );
         return Err(ConnectError::AuthorizeFailed {
             error: error.to_owned(),
         });

@@ -90,7 +90,11 @@ pub async fn route_by_token(
         is_active: i64,
     }
     // Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
-    if token.len() != 22 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if token.len() != 22
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Ok(None);
     }
     let found: Option<Found> = sqlx::query_as(
@@ -101,7 +105,9 @@ pub async fn route_by_token(
     .await?;
     match found {
         None => Ok(None),
-        Some(f) if f.is_active == 1 => Ok(by_route_token(db, token).await?.map(RouteLookup::Active)),
+        Some(f) if f.is_active == 1 => {
+            Ok(by_route_token(db, token).await?.map(RouteLookup::Active))
+        }
         Some(_) => Ok(Some(RouteLookup::Retired)),
     }
 }
@@ -544,9 +550,14 @@ mod tests {
 
     #[test]
     fn the_plan_copy_appears_only_when_calendlys_403_says_so() {
-        let plan = refusal_reason(&forbidden("Please upgrade to a paid Calendly account."), &public_url()).unwrap();
+        let plan = refusal_reason(
+            &forbidden("Please upgrade to a paid Calendly account."),
+            &public_url(),
+        )
+        .unwrap();
         assert!(plan.contains("plan"), "{plan}");
-        let other = refusal_reason(&forbidden("You do not have permission"), &public_url()).unwrap();
+        let other =
+            refusal_reason(&forbidden("You do not have permission"), &public_url()).unwrap();
         assert!(!other.contains("plan"), "{other}");
         assert!(other.contains("You do not have permission"), "{other}");
     }
@@ -562,13 +573,22 @@ mod tests {
             }],
         };
         let reason = refusal_reason(&err, &public_url()).unwrap();
-        assert!(reason.contains("APP_PUBLIC_URL") && reason.contains("https://advicly.example.com"), "{reason}");
+        assert!(
+            reason.contains("APP_PUBLIC_URL") && reason.contains("https://advicly.example.com"),
+            "{reason}"
+        );
         assert!(!reason.contains("reconnect"), "{reason}");
     }
 
     #[test]
     fn transient_errors_are_not_refusals() {
-        assert_eq!(refusal_reason(&calendly::Error::Server { status: 503 }, &public_url()), None);
-        assert_eq!(refusal_reason(&calendly::Error::Transport("down".into()), &public_url()), None);
+        assert_eq!(
+            refusal_reason(&calendly::Error::Server { status: 503 }, &public_url()),
+            None
+        );
+        assert_eq!(
+            refusal_reason(&calendly::Error::Transport("down".into()), &public_url()),
+            None
+        );
     }
 }

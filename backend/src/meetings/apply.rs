@@ -235,7 +235,15 @@ pub async fn refresh_event(
     event: &ScheduledEvent,
     now_ms: i64,
 ) -> Result<Option<Applied>, sqlx::Error> {
-    type Shown = (String, Option<String>, Option<String>, Option<String>, i64, i64, Option<String>);
+    type Shown = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        Option<String>,
+    );
     const SHOWN: &str = "SELECT title, location, join_url, location_status, start_at, end_at, guests FROM meetings WHERE user_id = $1 AND event_uri = $2";
     let before: Option<Shown> = sqlx::query_as(SHOWN)
         .bind(user.0)
@@ -277,7 +285,12 @@ impl EventDetails {
     fn of(event: &ScheduledEvent) -> Self {
         let location = event.location.as_ref();
         let kind = location.map(|l| l.kind.clone()).filter(|k| !k.is_empty());
-        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
         let address = location.and_then(|l| text(&l.location));
         let additional = location.and_then(|l| text(&l.additional_info));
         let place = address
@@ -285,10 +298,17 @@ impl EventDetails {
             .or_else(|| additional.clone())
             .or_else(|| kind.as_deref().map(describe_location_kind));
         let extra = additional.filter(|_| address.is_some());
-        let guests: Vec<&str> = event.event_guests.iter().map(|g| g.email.as_str()).filter(|e| !e.is_empty()).collect();
+        let guests: Vec<&str> = event
+            .event_guests
+            .iter()
+            .map(|g| g.email.as_str())
+            .filter(|e| !e.is_empty())
+            .collect();
         EventDetails {
             place,
-            join_url: location.and_then(|l| text(&l.join_url)).filter(|u| is_web_link(u)),
+            join_url: location
+                .and_then(|l| text(&l.join_url))
+                .filter(|u| is_web_link(u)),
             kind,
             status: location.and_then(|l| text(&l.status)),
             extra,

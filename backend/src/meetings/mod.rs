@@ -4,7 +4,10 @@
 mod apply;
 mod list;
 
-pub use apply::{apply_invitee, calendly_time, refresh_event, is_conference, Applied, InviteeChange, CONFERENCE_KINDS};
+pub use apply::{
+    apply_invitee, calendly_time, is_conference, refresh_event, Applied, InviteeChange,
+    CONFERENCE_KINDS,
+};
 pub use list::{
     changes_since, latest_change, list_for_user, AttendeeRow, MeetingRow, MeetingsPage,
 };

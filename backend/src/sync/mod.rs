@@ -71,7 +71,10 @@ pub async fn sync_connection(
     let now = state.clock.now_ms();
     let (summary, outcome) = match &result {
         Ok(r) if r.paused_for_secs.is_some() => (
-            format!("paused to stay within Calendly's rate limit; {} meetings checked so far", r.events),
+            format!(
+                "paused to stay within Calendly's rate limit; {} meetings checked so far",
+                r.events
+            ),
             "paused",
         ),
         Ok(r) => (format!("ok: {} meetings checked", r.events), "ok"),
@@ -85,9 +88,10 @@ pub async fn sync_connection(
     );
     let completed = matches!(&result, Ok(r) if r.paused_for_secs.is_none());
     let resume_at = match &result {
-        Ok(SyncReport { paused_for_secs: Some(secs), .. }) => {
-            Some(now.saturating_add((*secs).min(3600) as i64 * 1000))
-        }
+        Ok(SyncReport {
+            paused_for_secs: Some(secs),
+            ..
+        }) => Some(now.saturating_add((*secs).min(3600) as i64 * 1000)),
         Err(TokenError::Calendly(calendly::Error::RateLimited { reset_secs })) => {
             Some(now.saturating_add((*reset_secs).clamp(1, 3600) as i64 * 1000))
         }
@@ -168,9 +172,9 @@ impl Pace {
     /// The stricter of two paces.
     fn max_with(self, other: Pace) -> Pace {
         match (self, other) {
-            (Pace::Pause { resume_in_secs: a }, Pace::Pause { resume_in_secs: b }) => {
-                Pace::Pause { resume_in_secs: a.max(b) }
-            }
+            (Pace::Pause { resume_in_secs: a }, Pace::Pause { resume_in_secs: b }) => Pace::Pause {
+                resume_in_secs: a.max(b),
+            },
             (Pace::Pause { .. }, _) => self,
             _ => other,
         }
@@ -246,11 +250,35 @@ async fn apply_synced_invitee(
     } else {
         InviteeChange::Created
     };
-    let mut applied = apply_invitee(&mut tx, user, change, &state.clock.now(), invitee, event, "sync", now).await?;
+    let mut applied = apply_invitee(
+        &mut tx,
+        user,
+        change,
+        &state.clock.now(),
+        invitee,
+        event,
+        "sync",
+        now,
+    )
+    .await?;
     if !no_show_current {
         // Calendly's own record as read just now (it need not move the invitee's `updated_at`).
-        let change = if no_show { InviteeChange::NoShowMarked } else { InviteeChange::NoShowCleared };
-        applied = apply_invitee(&mut tx, user, change, &state.clock.now(), invitee, event, "sync", now).await?;
+        let change = if no_show {
+            InviteeChange::NoShowMarked
+        } else {
+            InviteeChange::NoShowCleared
+        };
+        applied = apply_invitee(
+            &mut tx,
+            user,
+            change,
+            &state.clock.now(),
+            invitee,
+            event,
+            "sync",
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     state.live.committed(state.db.kind(), user, applied.seq);
@@ -303,7 +331,15 @@ async fn stored_versions(
         .fetch_all(state.db.pool())
         .await?
         .into_iter()
-        .map(|(uri, updated_at, active_attendees)| (uri, StoredEvent { updated_at, active_attendees }))
+        .map(|(uri, updated_at, active_attendees)| {
+            (
+                uri,
+                StoredEvent {
+                    updated_at,
+                    active_attendees,
+                },
+            )
+        })
         .collect())
 }
 
@@ -311,8 +347,13 @@ async fn stored_versions(
 /// without a new `updated_at`): each upcoming meeting still waiting for one is read again.
 /// Returns how many meetings got their link.
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
-pub async fn check_conference_links(state: &AppState, user: AdviserId) -> Result<usize, TokenError> {
-    let kinds: Vec<String> = (0..CONFERENCE_KINDS.len()).map(|i| format!("${}", i + 4)).collect();
+pub async fn check_conference_links(
+    state: &AppState,
+    user: AdviserId,
+) -> Result<usize, TokenError> {
+    let kinds: Vec<String> = (0..CONFERENCE_KINDS.len())
+        .map(|i| format!("${}", i + 4))
+        .collect();
     let sql = format!(
         "SELECT event_uri FROM meetings WHERE user_id = $1 AND join_url IS NULL AND location_kind IS NOT NULL \
          AND status = 'active' AND end_at > $2 AND COALESCE(location_status, '') <> 'failed' \
@@ -342,7 +383,12 @@ pub async fn check_conference_links(state: &AppState, user: AdviserId) -> Result
             Err(TokenError::Calendly(calendly::Error::NotFound)) => continue,
             Err(e) => return Err(e),
         };
-        if event.location.as_ref().and_then(|l| l.join_url.as_ref()).is_none() {
+        if event
+            .location
+            .as_ref()
+            .and_then(|l| l.join_url.as_ref())
+            .is_none()
+        {
             continue;
         }
         let mut tx = state.db.begin_write().await?;

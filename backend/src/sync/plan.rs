@@ -149,42 +149,106 @@ mod tests {
     }
 
     fn stored(updated_at: &str, active_attendees: i64) -> Option<StoredEvent> {
-        Some(StoredEvent { updated_at: updated_at.into(), active_attendees })
+        Some(StoredEvent {
+            updated_at: updated_at.into(),
+            active_attendees,
+        })
     }
 
     #[test]
     fn only_new_or_changed_events_have_their_invitees_read() {
         let now = Utc::now();
-        let e = event("2026-11-01T10:00:00.000000Z", now + Duration::days(3), "active");
+        let e = event(
+            "2026-11-01T10:00:00.000000Z",
+            now + Duration::days(3),
+            "active",
+        );
         assert!(needs_invitees(SyncKind::Reconcile, None, &e, now));
-        assert!(needs_invitees(SyncKind::Reconcile, stored("2026-10-31T10:00:00.000000Z", 1).as_ref(), &e, now));
-        assert!(!needs_invitees(SyncKind::Reconcile, stored("2026-11-01T10:00:00.000000Z", 1).as_ref(), &e, now));
-        assert!(!needs_invitees(SyncKind::Poll, stored("2026-11-01T10:00:00.000000Z", 1).as_ref(), &e, now));
+        assert!(needs_invitees(
+            SyncKind::Reconcile,
+            stored("2026-10-31T10:00:00.000000Z", 1).as_ref(),
+            &e,
+            now
+        ));
+        assert!(!needs_invitees(
+            SyncKind::Reconcile,
+            stored("2026-11-01T10:00:00.000000Z", 1).as_ref(),
+            &e,
+            now
+        ));
+        assert!(!needs_invitees(
+            SyncKind::Poll,
+            stored("2026-11-01T10:00:00.000000Z", 1).as_ref(),
+            &e,
+            now
+        ));
     }
 
     #[test]
     fn a_group_event_whose_seat_count_differs_from_ours_is_read_again() {
         let now = Utc::now();
-        let mut e = event("2026-11-01T10:00:00.000000Z", now + Duration::days(3), "active");
-        e.invitees_counter = Some(calendly::InviteesCounter { total: 3, active: 3, limit: 5 });
-        assert!(needs_invitees(SyncKind::Reconcile, stored("2026-11-01T10:00:00.000000Z", 2).as_ref(), &e, now));
-        assert!(!needs_invitees(SyncKind::Reconcile, stored("2026-11-01T10:00:00.000000Z", 3).as_ref(), &e, now));
+        let mut e = event(
+            "2026-11-01T10:00:00.000000Z",
+            now + Duration::days(3),
+            "active",
+        );
+        e.invitees_counter = Some(calendly::InviteesCounter {
+            total: 3,
+            active: 3,
+            limit: 5,
+        });
+        assert!(needs_invitees(
+            SyncKind::Reconcile,
+            stored("2026-11-01T10:00:00.000000Z", 2).as_ref(),
+            &e,
+            now
+        ));
+        assert!(!needs_invitees(
+            SyncKind::Reconcile,
+            stored("2026-11-01T10:00:00.000000Z", 3).as_ref(),
+            &e,
+            now
+        ));
     }
 
     #[test]
     fn polling_rereads_meetings_that_just_ended_for_no_shows() {
         let now = Utc::now();
-        let ended = event("2026-11-01T10:00:00.000000Z", now - Duration::hours(2), "active");
+        let ended = event(
+            "2026-11-01T10:00:00.000000Z",
+            now - Duration::hours(2),
+            "active",
+        );
         let known = stored("2026-11-01T10:00:00.000000Z", 1);
         assert!(needs_invitees(SyncKind::Poll, known.as_ref(), &ended, now));
-        assert!(!needs_invitees(SyncKind::Reconcile, known.as_ref(), &ended, now));
-        let long_ago = event("2026-11-01T10:00:00.000000Z", now - Duration::days(5), "active");
-        assert!(!needs_invitees(SyncKind::Poll, known.as_ref(), &long_ago, now));
+        assert!(!needs_invitees(
+            SyncKind::Reconcile,
+            known.as_ref(),
+            &ended,
+            now
+        ));
+        let long_ago = event(
+            "2026-11-01T10:00:00.000000Z",
+            now - Duration::days(5),
+            "active",
+        );
+        assert!(!needs_invitees(
+            SyncKind::Poll,
+            known.as_ref(),
+            &long_ago,
+            now
+        ));
     }
 
     #[test]
     fn a_sync_leaves_half_of_the_shared_limit_to_other_integrations() {
-        let rate = |remaining| Some(RateLimit { limit: 50, remaining, reset_secs: 42 });
+        let rate = |remaining| {
+            Some(RateLimit {
+                limit: 50,
+                remaining,
+                reset_secs: 42,
+            })
+        };
         assert_eq!(pace(rate(26)), Pace::Continue);
         assert_eq!(pace(rate(25)), Pace::Pause { resume_in_secs: 42 });
         assert_eq!(pace(None), Pace::Continue);
@@ -206,10 +270,23 @@ mod tests {
     #[test]
     fn a_live_connection_rereads_hourly_and_a_polling_one_every_round() {
         let hour = 3_600_000;
-        assert_eq!(round_sync(false, false, Some(0), 1, hour), Some(SyncKind::Poll));
+        assert_eq!(
+            round_sync(false, false, Some(0), 1, hour),
+            Some(SyncKind::Poll)
+        );
         assert_eq!(round_sync(true, false, Some(0), 1, hour), None);
-        assert_eq!(round_sync(true, false, Some(0), hour, hour), Some(SyncKind::Reconcile));
-        assert_eq!(round_sync(true, true, Some(0), 1, hour), Some(SyncKind::Reconcile), "a paused sync resumes");
-        assert_eq!(round_sync(true, false, None, 1, hour), Some(SyncKind::Reconcile));
+        assert_eq!(
+            round_sync(true, false, Some(0), hour, hour),
+            Some(SyncKind::Reconcile)
+        );
+        assert_eq!(
+            round_sync(true, true, Some(0), 1, hour),
+            Some(SyncKind::Reconcile),
+            "a paused sync resumes"
+        );
+        assert_eq!(
+            round_sync(true, false, None, 1, hour),
+            Some(SyncKind::Reconcile)
+        );
     }
 }

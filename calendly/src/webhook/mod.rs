@@ -5,5 +5,6 @@ mod signature;
 
 pub use payload::{InviteePayload, WebhookEnvelope};
 pub use signature::{
-    sign, verify, verify_any, SignatureError, SignatureHeader, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER,
+    sign, verify, verify_any, SignatureError, SignatureHeader, DEFAULT_TOLERANCE_SECS,
+    SIGNATURE_HEADER,
 };

@@ -29,7 +29,10 @@ fn in_days(days: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 async fn post_signed(app: &TestApp, path: &str, key: &str, t: i64, body: &str) -> StatusCode {
-    let signature = format!("t={t},v1={}", sign(&SigningKey::new(key.into()), t, body.as_bytes()));
+    let signature = format!(
+        "t={t},v1={}",
+        sign(&SigningKey::new(key.into()), t, body.as_bytes())
+    );
     app.client
         .post(app.url(path))
         .header("content-type", "application/json")
@@ -55,10 +58,11 @@ fn a_delivered_body(app: &TestApp) -> String {
 async fn backfill_done(app: &TestApp, max: Duration) {
     let started = std::time::Instant::now();
     while started.elapsed() < max {
-        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calendar_connections WHERE last_sync_at IS NULL")
-            .fetch_one(app.state.db.pool())
-            .await
-            .unwrap();
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM calendar_connections WHERE last_sync_at IS NULL")
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
         if pending == 0 {
             return;
         }
@@ -132,7 +136,9 @@ async fn a_late_conference_link_reaches_the_meeting(db: TestDb, touch_updated_at
     assert_eq!(m["awaiting_link"], true);
 
     let link = "https://teams.microsoft.com/l/meetup-join/abc";
-    app.sim.push_conference_link(&booked.event_uri, link, touch_updated_at).unwrap();
+    app.sim
+        .push_conference_link(&booked.event_uri, link, touch_updated_at)
+        .unwrap();
     backend::jobs::scheduled_round(&app.state, adviser_id(1)).await;
     let after = app.meetings(&adviser).await;
     let m = meeting(&after, "Teams Review");
@@ -213,7 +219,10 @@ on_both_databases! {
 async fn deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_verify(db: TestDb) {
     let old_key = "previous-app-signing-key".to_owned();
     let app = spawn_app_with(db, fast_sim(), |vars| {
-        vars.insert("CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS".into(), old_key.clone());
+        vars.insert(
+            "CALENDLY_WEBHOOK_SIGNING_KEY_PREVIOUS".into(),
+            old_key.clone(),
+        );
         vars.insert("APP_WEBHOOK_TOLERANCE_SECS".into(), "900".into());
     })
     .await;
@@ -221,25 +230,50 @@ async fn deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_ver
     app.book(&cal, "Key Client");
     app.deliveries_settle().await;
     let body = a_delivered_body(&app);
-    let token = app.active_subscriptions_of(&cal)[0].callback_url.rsplit('/').next().unwrap().to_owned();
+    let token = app.active_subscriptions_of(&cal)[0]
+        .callback_url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let path = format!("/api/calendly/webhook/{token}");
     let now = app.clock.now_unix();
     let current = app.sim.config().webhook_signing_key.clone();
-    assert_eq!(post_signed(&app, &path, &old_key, now, &body).await, StatusCode::OK, "previous key");
-    assert_eq!(post_signed(&app, &path, &current, now - 600, &body).await, StatusCode::OK, "10 minutes old, tolerance 15");
-    assert_eq!(post_signed(&app, &path, &current, now - 1000, &body).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(post_signed(&app, &path, "some-other-key", now, &body).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post_signed(&app, &path, &old_key, now, &body).await,
+        StatusCode::OK,
+        "previous key"
+    );
+    assert_eq!(
+        post_signed(&app, &path, &current, now - 600, &body).await,
+        StatusCode::OK,
+        "10 minutes old, tolerance 15"
+    );
+    assert_eq!(
+        post_signed(&app, &path, &current, now - 1000, &body).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post_signed(&app, &path, "some-other-key", now, &body).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 mod deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_verify {
     use crate::helpers::TestDb;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
-        super::deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_verify(TestDb::Sqlite).await;
+        super::deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_verify(
+            TestDb::Sqlite,
+        )
+        .await;
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
-        super::deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_verify(TestDb::Postgres).await;
+        super::deliveries_signed_with_the_previous_key_or_within_a_wider_tolerance_verify(
+            TestDb::Postgres,
+        )
+        .await;
     }
 }
 
@@ -324,7 +358,10 @@ on_both_databases! {
 
 /// 600 events, nothing changed: a reconciliation lists the events and reads no invitees.
 async fn a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit(db: TestDb) {
-    let sim = SimConfig { rate_limit_per_minute: 100_000, ..fast_sim() };
+    let sim = SimConfig {
+        rate_limit_per_minute: 100_000,
+        ..fast_sim()
+    };
     let app = spawn_app_with(db, sim, |_| {}).await;
     let cal = app.calendly_user("Max Many", None);
     for i in 0..600 {
@@ -343,10 +380,19 @@ async fn a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit(db: 
     app.connect(&adviser, &cal).await;
     backfill_done(&app, Duration::from_secs(180)).await;
     let backfill = app.sim.api_calls(&cal.uri) - before_connect;
-    let (meetings,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM meetings").fetch_one(app.state.db.pool()).await.unwrap();
+    let (meetings,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM meetings")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
     assert_eq!(meetings, 600);
     assert!(backfill < 620, "one backfill, not two: {backfill} requests");
-    assert!(backend::jobs::claim_due_connections(&app.state).await.unwrap().is_empty(), "no second sync straight after connecting");
+    assert!(
+        backend::jobs::claim_due_connections(&app.state)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no second sync straight after connecting"
+    );
 
     let before = app.sim.api_calls(&cal.uri);
     backend::jobs::reconcile(&app.state, adviser_id(1)).await;
@@ -364,18 +410,23 @@ mod a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit {
     use crate::helpers::TestDb;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
-        super::a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit(TestDb::Sqlite).await;
+        super::a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit(TestDb::Sqlite)
+            .await;
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
-        super::a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit(TestDb::Postgres).await;
+        super::a_sync_of_600_unchanged_events_stays_far_under_the_free_plan_limit(TestDb::Postgres)
+            .await;
     }
 }
 
 /// The sync leaves half of the shared limit to the adviser's other integrations: it pauses
 /// instead of running into a 429, and resumes where it stopped.
 async fn a_long_backfill_paces_itself_and_resumes_where_it_stopped(db: TestDb) {
-    let sim = SimConfig { rate_limit_per_minute: 40, ..fast_sim() };
+    let sim = SimConfig {
+        rate_limit_per_minute: 40,
+        ..fast_sim()
+    };
     let app = spawn_app_with(db, sim, |_| {}).await;
     let cal = app.calendly_user("Pia Paced", None);
     for i in 0..30 {
@@ -395,9 +446,18 @@ async fn a_long_backfill_paces_itself_and_resumes_where_it_stopped(db: TestDb) {
     let first = upcoming(&app.meetings(&adviser).await).len();
     assert!(first > 0 && first < 30, "paused part way: {first}");
     let status = app.connection_status(&adviser).await;
-    assert!(status["last_sync_result"].as_str().unwrap().contains("paused"), "{status}");
+    assert!(
+        status["last_sync_result"]
+            .as_str()
+            .unwrap()
+            .contains("paused"),
+        "{status}"
+    );
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(!metrics.contains("calendly_rate_limited_total"), "never ran into a 429");
+    assert!(
+        !metrics.contains("calendly_rate_limited_total"),
+        "never ran into a 429"
+    );
 
     for _ in 0..4 {
         app.clock.advance(Duration::from_secs(61));
@@ -406,7 +466,10 @@ async fn a_long_backfill_paces_itself_and_resumes_where_it_stopped(db: TestDb) {
     }
     assert_eq!(upcoming(&app.meetings(&adviser).await).len(), 30);
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(!metrics.contains("calendly_rate_limited_total"), "never ran into a 429");
+    assert!(
+        !metrics.contains("calendly_rate_limited_total"),
+        "never ran into a 429"
+    );
 }
 
 mod a_long_backfill_paces_itself_and_resumes_where_it_stopped {

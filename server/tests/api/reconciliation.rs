@@ -111,10 +111,18 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     }
     app.deliveries_settle().await;
     app.sim.consume_rate_limit(&cal.uri, 40);
-    let sync = || backend::sync::sync_connection(&app.state, adviser_id(1), backend::sync::SyncKind::Reconcile);
+    let sync = || {
+        backend::sync::sync_connection(
+            &app.state,
+            adviser_id(1),
+            backend::sync::SyncKind::Reconcile,
+        )
+    };
     assert!(matches!(
         sync().await,
-        Err(backend::connections::TokenError::Calendly(calendly::Error::RateLimited { .. }))
+        Err(backend::connections::TokenError::Calendly(
+            calendly::Error::RateLimited { .. }
+        ))
     ));
     let calls = app.sim.api_calls(&cal.uri);
     let metric = |text: &str| text.lines().any(|l| l == "calendly_rate_limited_total 1");
@@ -122,7 +130,11 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     for _ in 0..3 {
         assert!(sync().await.is_err());
     }
-    assert_eq!(app.sim.api_calls(&cal.uri), calls, "no call before the reset");
+    assert_eq!(
+        app.sim.api_calls(&cal.uri),
+        calls,
+        "no call before the reset"
+    );
     assert!(metric(&app.get("/metrics").await.text().await.unwrap()));
     let status = app.connection_status(&adviser).await;
     assert!(
