@@ -77,9 +77,14 @@ impl LiveBus {
                                             let _ = tx.send(signal);
                                         }
                                     }
-                                    // Connection lost; sqlx reconnects on the next call. Resync.
+                                    // Connection lost. A resync now would race the re-LISTEN
+                                    // (a change committed in between would never be signalled):
+                                    // reconnect and LISTEN first, then resync, as at the start.
                                     Ok(None) => {
-                                        let _ = tx.send(LiveSignal::Resync);
+                                        tracing::warn!(
+                                            "live listener lost PostgreSQL; reconnecting"
+                                        );
+                                        break;
                                     }
                                     Err(err) => {
                                         tracing::warn!(error = %err, "live listener lost PostgreSQL");

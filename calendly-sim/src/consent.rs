@@ -1,22 +1,41 @@
 //! `GET/POST /oauth/authorize` (calendly-api.md §1.2): validates the request, shows a small
 //! consent page ("Allow" / "Deny"), and redirects back with a code or `error=access_denied`.
 //!
-//! With no consent user set, the page also asks for a name and email and signs in as (or
-//! creates) that Calendly user: this is how a person uses sandbox mode in a browser.
+//! The page asks for a name and email and signs in as (or creates) that Calendly user: this is
+//! how a person uses sandbox mode in a browser. Who is signed in is bound to the browser, never
+//! global: signing in sets the simulator's own `calendly_sim_session` cookie (a random 32-byte
+//! token, HttpOnly, SameSite=Lax, Path=/), and the state maps that token to the user. A browser
+//! coming back with its cookie is shown "Signed in as …" and may Allow without retyping.
+//!
+//! An account created from the page belongs to the browser that created it: another browser
+//! typing its email is refused. Users created by tests or programs (`create_user`,
+//! `POST /_sim/users`) may be claimed by typing their email from any browser. A browser with no
+//! session that gives no email consents as the preset test user (`set_consent_user`), if any.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
+use crate::config::random_hex;
 use crate::errors::AuthorizeError;
 use crate::scopes::GrantedScopes;
-use crate::users::{NewUser, Plan, Role};
+use crate::state::{CreatedFrom, State as SimState};
+use crate::users::{NewUser, Plan, Role, SimUser};
 use crate::Simulator;
+
+/// The simulator's own cookie naming this browser's consent-page session.
+pub(crate) const SESSION_COOKIE: &str = "calendly_sim_session";
+
+/// Shown when a browser types the email of an account another browser created on this page.
+pub(crate) const OTHER_BROWSERS_ACCOUNT: &str = "That Calendly test account is signed in from \
+another browser. Use a different email to create your own test account.";
+
+const SIGN_IN_FIRST: &str = "Enter your name and email to sign in to Calendly.";
 
 /// The authorize parameters we echo through the consent form.
 const FORWARDED: [&str; 7] = [
@@ -75,12 +94,17 @@ fn validate(sim: &Simulator, params: HashMap<String, String>) -> Result<Authoriz
 
 /// `GET /oauth/authorize`: the consent page.
 #[tracing::instrument(skip_all)]
-pub(crate) async fn show(State(sim): State<Simulator>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn show(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
+    let cookie = session_cookie(&headers);
     match validate(&sim, params) {
-        Ok(request) => consent_page(&sim, &request, None, StatusCode::OK),
+        Ok(request) => consent_page(&sim, cookie.as_deref(), &request, None, StatusCode::OK),
         Err(error) => error_page(error),
     }
 }
@@ -90,8 +114,10 @@ pub(crate) async fn show(State(sim): State<Simulator>, RawQuery(query): RawQuery
 #[tracing::instrument(skip_all)]
 pub(crate) async fn decide(
     State(sim): State<Simulator>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let cookie = session_cookie(&headers);
     let form: HashMap<String, String> = match body {
         Ok(body) => url::form_urlencoded::parse(&body).into_owned().collect(),
         Err(_) => HashMap::new(),
@@ -121,10 +147,16 @@ pub(crate) async fn decide(
             )
         }
         "allow" => {
-            let user = match signed_in_user(&sim, &name, &email) {
-                Ok(user) => user,
+            let signed_in = match sign_in(&sim, cookie.as_deref(), &name, &email) {
+                Ok(signed_in) => signed_in,
                 Err(notice) => {
-                    return consent_page(&sim, &request, Some(&notice), StatusCode::BAD_REQUEST)
+                    return consent_page(
+                        &sim,
+                        cookie.as_deref(),
+                        &request,
+                        Some(&notice),
+                        StatusCode::BAD_REQUEST,
+                    )
                 }
             };
             let redirect_uri = request
@@ -132,15 +164,23 @@ pub(crate) async fn decide(
                 .unwrap_or_default()
                 .to_string();
             let code = sim.create_code(
-                &user,
+                &signed_in.user,
                 &redirect_uri,
                 &request.scopes,
                 request.code_challenge.clone(),
             );
-            redirect_back(&request, &[("code", &code)])
+            let mut response = redirect_back(&request, &[("code", &code)]);
+            if let Some(token) = &signed_in.new_session {
+                let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax");
+                if let Ok(value) = HeaderValue::from_str(&cookie) {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+            }
+            response
         }
         _ => consent_page(
             &sim,
+            cookie.as_deref(),
             &request,
             Some("Choose Allow or Deny."),
             StatusCode::BAD_REQUEST,
@@ -148,30 +188,104 @@ pub(crate) async fn decide(
     }
 }
 
-/// The uuid of the consenting user: the one typed into the form (found or created), else the
-/// consent user set by the test.
-fn signed_in_user(sim: &Simulator, name: &str, email: &str) -> Result<String, String> {
-    if !email.is_empty() {
-        let user = match sim.user_by_email(email) {
-            Some(user) => user,
-            None => sim
-                .try_create_user(NewUser {
+/// The `calendly_sim_session` cookie the browser sent, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| name.trim() == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// The browser's session token, if the simulator issued it (unknown tokens count as none).
+fn known_session(st: &SimState, cookie: Option<&str>) -> Option<String> {
+    cookie
+        .filter(|token| st.consent_sessions.contains_key(*token))
+        .map(String::from)
+}
+
+/// The user signed in from this browser (by its session cookie), if any.
+fn session_user(st: &SimState, cookie: Option<&str>) -> Option<String> {
+    let token = known_session(st, cookie)?;
+    st.consent_sessions
+        .get(&token)
+        .filter(|uuid| st.users.contains_key(*uuid))
+        .cloned()
+}
+
+/// Who consents, and the session token to set as a cookie when the browser had none.
+struct SignedIn {
+    user: String,
+    new_session: Option<String>,
+}
+
+/// The consenting user: the one typed into the form (found or created, and bound to this
+/// browser's session), else the one this browser's session is signed in as, else (a browser
+/// without a session) the preset test user. Never changes the preset user.
+fn sign_in(
+    sim: &Simulator,
+    cookie: Option<&str>,
+    name: &str,
+    email: &str,
+) -> Result<SignedIn, String> {
+    // One lock for the lookup, the ownership check, the creation and the binding.
+    let mut st = sim.state();
+    let session = known_session(&st, cookie);
+    if email.is_empty() {
+        if let Some(user) = session_user(&st, cookie) {
+            return Ok(SignedIn {
+                user,
+                new_session: None,
+            });
+        }
+        if session.is_some() {
+            return Err(SIGN_IN_FIRST.to_string());
+        }
+        return st
+            .consent_user
+            .clone()
+            .map(|user| SignedIn {
+                user,
+                new_session: None,
+            })
+            .ok_or_else(|| SIGN_IN_FIRST.to_string());
+    }
+    let token = session.clone().unwrap_or_else(|| random_hex(32));
+    let user = match st.user_by_email(email) {
+        Some(existing) => match &existing.created_from {
+            CreatedFrom::ConsentPage { session: owner } if session.as_ref() != Some(owner) => {
+                return Err(OTHER_BROWSERS_ACCOUNT.to_string());
+            }
+            _ => existing.uuid.clone(),
+        },
+        None => {
+            sim.insert_user(
+                &mut st,
+                NewUser {
                     name: name.to_string(),
                     email: email.to_string(),
                     organization: None,
                     plan: Plan::Standard,
                     role: Role::Owner,
                     timezone: "UTC".into(),
-                })
-                .map_err(|e| e.to_string())?,
-        };
-        sim.set_consent_user(Some(&user.uri));
-        return Ok(user.uuid);
-    }
-    sim.state()
-        .consent_user
-        .clone()
-        .ok_or_else(|| "Enter your name and email to sign in to Calendly.".to_string())
+                },
+                CreatedFrom::ConsentPage {
+                    session: token.clone(),
+                },
+            )
+            .map_err(|e| e.to_string())?
+            .uuid
+        }
+    };
+    st.consent_sessions.insert(token.clone(), user.clone());
+    Ok(SignedIn {
+        user,
+        new_session: session.is_none().then_some(token),
+    })
 }
 
 /// 302 to the redirect URI with `extra` and the echoed `state`.
@@ -194,13 +308,26 @@ fn redirect_back(request: &Authorize, extra: &[(&str, &str)]) -> Response {
 
 fn consent_page(
     sim: &Simulator,
+    cookie: Option<&str>,
     request: &Authorize,
     notice: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    // Two statements: the state guard must be released before `sim.user` locks again.
-    let consent_user = sim.state().consent_user.clone();
-    let signed_in = consent_user.and_then(|id| sim.user(&id));
+    // Separate statements: the state guard must be released before `sim.user` locks again.
+    let (session, session_user, preset) = {
+        let st = sim.state();
+        (
+            known_session(&st, cookie),
+            session_user(&st, cookie),
+            st.consent_user.clone(),
+        )
+    };
+    let signed_in = session_user.and_then(|id| sim.user(&id));
+    // Only a browser without a session may fall back to the preset test user.
+    let preset: Option<SimUser> = match session {
+        None => preset.and_then(|id| sim.user(&id)),
+        Some(_) => None,
+    };
     let hidden: String = FORWARDED
         .iter()
         .filter_map(|k| request.param(k).map(|v| (k, v)))
@@ -224,10 +351,23 @@ fn consent_page(
             escape(&user.email)
         ),
         None => {
-            r#"<p>Sign in to Calendly (sandbox): a new account is created if the email is new.</p>
-<label>Name <input name="name" autocomplete="name" required></label>
-<label>Email <input name="email" type="email" autocomplete="email" required></label>"#
-                .to_string()
+            let (required, preset) = match &preset {
+                Some(user) => (
+                    "",
+                    format!(
+                        r#"
+<p class="preset">Test preset: leave the email empty to continue as <strong>{}</strong> &lt;{}&gt;.</p>"#,
+                        escape(&user.name),
+                        escape(&user.email)
+                    ),
+                ),
+                None => (" required", String::new()),
+            };
+            format!(
+                r#"<p>Sign in to Calendly (sandbox): a new account is created if the email is new.</p>
+<label>Name <input name="name" autocomplete="name"{required}></label>
+<label>Email <input name="email" type="email" autocomplete="email"{required}></label>{preset}"#
+            )
         }
     };
     let notice = notice

@@ -51,7 +51,7 @@ pub use signature::{sign, signature_header, SIGNATURE_HEADER};
 pub use subscriptions::{CreatedWith, SubscriptionScope, SubscriptionState, SubscriptionView};
 pub use switches::RuntimeSwitches;
 pub use tokens::IssuedTokens;
-pub use users::{NewUser, Plan, Role, SimUser};
+pub use users::{NewUser, Plan, Role, SimUser, UserOrigin};
 
 use clock::Clock;
 use state::State;

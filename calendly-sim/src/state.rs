@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::bookings::Canceler;
 use crate::deliveries::{DeliveryAttempt, FailureRule, Job};
 use crate::subscriptions::{CreatedWith, SubscriptionScope, SubscriptionState};
-use crate::users::{Plan, Role};
+use crate::users::{Plan, Role, UserOrigin};
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -17,8 +17,13 @@ pub(crate) struct State {
     seq: u64,
     pub orgs: HashMap<String, OrgRecord>,
     pub users: HashMap<String, UserRecord>,
-    /// The user "signed in to Calendly" on the consent page.
+    /// The consent page's preset user, set only by tests (`set_consent_user`): used when a
+    /// browser with no session cookie clicks Allow without typing an email. Consenting never
+    /// sets it.
     pub consent_user: Option<String>,
+    /// Consent-page browser sessions: `calendly_sim_session` cookie token → user uuid signed in
+    /// from that browser.
+    pub consent_sessions: HashMap<String, String>,
     pub codes: HashMap<String, AuthCode>,
     pub grants: Vec<Grant>,
     /// Access and refresh tokens → index into `grants`.
@@ -66,8 +71,27 @@ pub(crate) struct UserRecord {
     pub plan: Plan,
     pub role: Role,
     pub timezone: String,
+    pub created_from: CreatedFrom,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How a user came to exist, which decides who may sign in as them on the consent page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CreatedFrom {
+    /// By a test or program (`create_user`, `POST /_sim/users`): anyone may claim it by email.
+    Program,
+    /// Typed into the consent page: it belongs to the browser session that created it.
+    ConsentPage { session: String },
+}
+
+impl CreatedFrom {
+    pub(crate) fn origin(&self) -> UserOrigin {
+        match self {
+            CreatedFrom::Program => UserOrigin::Program,
+            CreatedFrom::ConsentPage { .. } => UserOrigin::ConsentPage,
+        }
+    }
 }
 
 pub(crate) struct AuthCode {

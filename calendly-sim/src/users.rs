@@ -11,7 +11,7 @@ use crate::clock::timestamp;
 use crate::config::new_uuid;
 use crate::errors::{ApiError, SimError, NO_ACCESS};
 use crate::pagination::Resource;
-use crate::state::{id_of, OrgRecord, State as SimState, UserRecord};
+use crate::state::{id_of, CreatedFrom, OrgRecord, State as SimState, UserRecord};
 use crate::Simulator;
 
 /// A Calendly subscription plan; webhook subscriptions need a paid one.
@@ -67,6 +67,17 @@ impl Default for NewUser {
     }
 }
 
+/// How a user was created (`created_from` on [`SimUser`] and in `GET /_sim/users`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserOrigin {
+    /// By a test or program (`create_user`, `POST /_sim/users`): the consent page signs in as it
+    /// for whoever types its email.
+    Program,
+    /// By a person on the consent page: only the browser that created it may sign in as it.
+    ConsentPage,
+}
+
 /// A simulated Calendly user as tests see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SimUser {
@@ -81,6 +92,7 @@ pub struct SimUser {
     pub role: Role,
     pub timezone: String,
     pub scheduling_url: String,
+    pub created_from: UserOrigin,
 }
 
 /// The API's User resource (keys alphabetical, like Calendly's responses).
@@ -133,6 +145,16 @@ impl Simulator {
 
     /// Creates a user, or says why not.
     pub fn try_create_user(&self, user: NewUser) -> Result<SimUser, SimError> {
+        self.insert_user(&mut self.state(), user, CreatedFrom::Program)
+    }
+
+    /// Creates a user in already-locked state (so a caller can check and create atomically).
+    pub(crate) fn insert_user(
+        &self,
+        st: &mut SimState,
+        user: NewUser,
+        created_from: CreatedFrom,
+    ) -> Result<SimUser, SimError> {
         let email = user.email.trim().to_string();
         if !email.contains('@') || email.len() < 3 {
             return Err(SimError::Invalid(format!(
@@ -144,7 +166,6 @@ impl Simulator {
             name => name.to_string(),
         };
         let now = self.now();
-        let mut st = self.state();
         if st.user_by_email(&email).is_some() {
             return Err(SimError::EmailTaken(email));
         }
@@ -164,7 +185,7 @@ impl Simulator {
                 id
             }
         };
-        let slug = unique_slug(&st, &name);
+        let slug = unique_slug(st, &name);
         let seq = st.next_seq();
         let record = UserRecord {
             uuid: new_uuid(),
@@ -180,6 +201,7 @@ impl Simulator {
             } else {
                 user.timezone
             },
+            created_from,
             created_at: now,
             updated_at: now,
         };
@@ -251,7 +273,9 @@ impl Simulator {
         Ok(())
     }
 
-    /// Who is "signed in to Calendly" on the consent page; `None` shows a sign-in form instead.
+    /// A preset consent-page user for tests: a browser without a session cookie that clicks
+    /// "Allow" without typing an email consents as this user (`None`: it must sign in). Browsers
+    /// signed in with their own session cookie are unaffected.
     pub fn set_consent_user(&self, user_uri: Option<&str>) {
         let mut st = self.state();
         st.consent_user = user_uri
@@ -279,6 +303,7 @@ impl Simulator {
             role: u.role,
             timezone: u.timezone.clone(),
             scheduling_url: scheduling_url(&u.slug),
+            created_from: u.created_from.origin(),
         }
     }
 

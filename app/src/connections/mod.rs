@@ -28,6 +28,8 @@ pub struct ConnectionView {
     pub live: String,
     pub live_reason: Option<String>,
     pub sync_every_minutes: u64,
+    /// How often a live connection re-reads its meetings (`APP_FULL_SYNC_INTERVAL_SECS`).
+    pub full_sync_every_minutes: u64,
     pub last_webhook: Option<String>,
     pub last_sync: Option<String>,
     pub last_sync_result: Option<String>,
@@ -63,6 +65,7 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
         .await
         .map_err(AppError::internal)?;
     let sync_every_minutes = (state.settings.sync_interval.as_secs() / 60).max(1);
+    let full_sync_every_minutes = (state.settings.full_sync_interval.as_secs() / 60).max(1);
     let sandbox = state.settings.is_sandbox();
     let Some(c) = row else {
         return Ok(ConnectionView {
@@ -74,6 +77,7 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
             live: "pending".into(),
             live_reason: None,
             sync_every_minutes,
+            full_sync_every_minutes,
             last_webhook: None,
             last_sync: None,
             last_sync_result: None,
@@ -90,6 +94,7 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
         live: c.live_updates.as_str().into(),
         live_reason: c.live_updates_reason,
         sync_every_minutes,
+        full_sync_every_minutes,
         last_webhook: c.last_webhook_at.map(|t| format_time(t, &tz)),
         last_sync: c.last_sync_at.map(|t| format_time(t, &tz)),
         last_sync_result: c.last_sync_result,

@@ -115,6 +115,20 @@ fn Connection(view: ConnectionView) -> impl IntoView {
                         <dd>{view.connected_since.clone()}</dd>
                         <dt>"Live updates"</dt>
                         <dd class=live_line.0>{live_line.1}</dd>
+                        <dt>"Catching up"</dt>
+                        <dd>
+                            {if view.live == "active" {
+                                format!(
+                                    "Every {} minutes the webhook subscription and any conference links still to come are checked; every {} minutes the meetings that changed in Calendly are read again",
+                                    view.sync_every_minutes, view.full_sync_every_minutes
+                                )
+                            } else {
+                                format!(
+                                    "Every {} minutes the meetings that changed in Calendly are read",
+                                    view.sync_every_minutes
+                                )
+                            }}
+                        </dd>
                         <dt>"Last webhook"</dt>
                         <dd>{view.last_webhook.clone().unwrap_or_else(|| "None received yet".into())}</dd>
                         <dt>"Last sync"</dt>

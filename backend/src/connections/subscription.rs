@@ -390,9 +390,11 @@ async fn list_user_subscriptions(
             }
         })
         .await?;
+        // An empty page that still offers a next token would otherwise loop forever.
+        let empty = page.collection.is_empty();
         all.extend(page.collection);
         match page.next_page_token {
-            Some(next) if all.len() < 1000 => page_token = Some(next),
+            Some(next) if !empty && all.len() < 1000 => page_token = Some(next),
             _ => return Ok(all),
         }
     }

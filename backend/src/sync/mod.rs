@@ -150,7 +150,7 @@ async fn sync_inner(
             report.events_read += 1;
             pace_now = sync_event_invitees(state, user, event, &mut report).await?;
         }
-        match page.next_page_token {
+        match page.next_page_token.filter(|_| !page.collection.is_empty()) {
             Some(next) => cursor.page_token = Some(next),
             None => {
                 connections::save_sync_cursor(&state.db, user, None).await?;
@@ -216,7 +216,10 @@ async fn sync_event_invitees(
                 report.applied += 1;
             }
         }
-        match invitees.next_page_token {
+        match invitees
+            .next_page_token
+            .filter(|_| !invitees.collection.is_empty())
+        {
             Some(next) => invitee_page = Some(next),
             None => break,
         }

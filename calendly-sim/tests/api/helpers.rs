@@ -58,6 +58,16 @@ pub fn client() -> reqwest::Client {
         .expect("build an HTTP client")
 }
 
+/// A browser: never follows redirects, keeps cookies (one jar per client).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("build a browser-like HTTP client")
+}
+
 impl TestSim {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.sim.base_url())

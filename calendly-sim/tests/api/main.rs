@@ -3,6 +3,7 @@
 
 mod callback_urls;
 mod conferences;
+mod consent_sessions;
 mod control;
 mod deliveries;
 mod delivery_retries;

@@ -1,7 +1,5 @@
 use std::time::Duration;
 
-use calendly_sim::Plan;
-
 use crate::helpers::{browser, captured_logs, upcoming};
 use crate::on_both_databases;
 
