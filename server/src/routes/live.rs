@@ -17,8 +17,10 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use super::session::SignedIn;
 
-/// Safety net: re-read the log this often even without a signal.
-const CATCH_UP_EVERY: Duration = Duration::from_secs(10);
+/// Each stream re-checks its session on its own timer, whatever traffic the shared bus carries,
+/// so a stream ends this soon after sign-out or expiry; the same tick re-reads the log as a safety
+/// net. An idle stream costs two small queries per interval, not a query every few seconds.
+pub const SESSION_RECHECK_EVERY: Duration = Duration::from_secs(20);
 
 struct Cursor {
     state: AppState,
@@ -30,6 +32,8 @@ struct Cursor {
     /// The last change sequence sent (or the client's Last-Event-ID).
     seen: Option<i64>,
     started: bool,
+    /// When this stream next re-checks its session.
+    recheck_at: tokio::time::Instant,
 }
 
 pub async fn stream(
@@ -53,6 +57,7 @@ pub async fn stream(
         session_token: who.session_token,
         seen,
         started: false,
+        recheck_at: tokio::time::Instant::now() + SESSION_RECHECK_EVERY,
     };
     let events = futures::stream::unfold(cursor, next_batch).flat_map(|batch: Vec<Event>| {
         futures::stream::iter(batch.into_iter().map(Ok::<_, Infallible>))
@@ -87,19 +92,27 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
         return Some((events, c));
     }
     loop {
-        let wake = match tokio::time::timeout(CATCH_UP_EVERY, c.signals.recv()).await {
-            Ok(Ok(LiveSignal::Changed { user_id, .. })) => user_id == c.user.0,
-            Ok(Ok(LiveSignal::Resync)) | Ok(Err(RecvError::Lagged(_))) => true,
-            Err(_) => {
+        let wake = tokio::select! {
+            signal = c.signals.recv() => match signal {
+                Ok(LiveSignal::Changed { user_id, .. }) => user_id == c.user.0,
+                Ok(LiveSignal::Resync) | Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => return None,
+            },
+            _ = tokio::time::sleep_until(c.recheck_at) => {
+                c.recheck_at = tokio::time::Instant::now() + SESSION_RECHECK_EVERY;
                 let still_signed_in =
                     backend::sessions::adviser_for(&c.state.db, &c.state.clock, &c.session_token)
                         .await;
-                if !matches!(still_signed_in, Ok(Some(ref a)) if a.id == c.user) {
-                    return None;
+                match still_signed_in {
+                    Ok(Some(ref a)) if a.id == c.user => true,
+                    Ok(_) => return None,
+                    Err(err) => {
+                        // Not proof of a sign-out: keep the stream, look again next tick.
+                        tracing::warn!(error = %err, "live stream could not re-check its session");
+                        false
+                    }
                 }
-                true
             }
-            Ok(Err(RecvError::Closed)) => return None,
         };
         if wake {
             let events = catch_up(&mut c).await;
@@ -112,9 +125,13 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
 
 async fn catch_up(c: &mut Cursor) -> Vec<Event> {
     let since = c.seen.unwrap_or(0);
-    let changes = backend::meetings::changes_since(&c.state.db, c.user, since)
-        .await
-        .unwrap_or_default();
+    let changes = match backend::meetings::changes_since(&c.state.db, c.user, since).await {
+        Ok(changes) => changes,
+        Err(err) => {
+            tracing::warn!(error = %err, "live stream could not read the change log; retrying on the next signal or tick");
+            Vec::new()
+        }
+    };
     match changes.last() {
         Some((seq, _)) => {
             c.seen = Some(*seq);

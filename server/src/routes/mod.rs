@@ -2,7 +2,7 @@
 
 mod calendly_oauth;
 mod health;
-mod live;
+pub mod live;
 mod session;
 mod webhook;
 

@@ -553,6 +553,18 @@ impl Stream {
         }
     }
 
+    /// True when the server ends the stream within `wait` (events before the end are skipped).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+            }
+        }
+    }
+
     /// Waits for the next event named `name`.
     pub async fn next_named(&mut self, name: &str, wait: std::time::Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + wait;

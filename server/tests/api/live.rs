@@ -70,3 +70,36 @@ async fn a_delivery_received_by_one_instance_reaches_a_stream_on_another() {
         started.elapsed()
     );
 }
+
+on_both_databases! {
+    async fn a_signed_out_advisers_stream_ends_even_while_others_keep_the_bus_busy(app) {
+        let (ann_cal, bob_cal) = (app.calendly_user("Ada Host", None), app.calendly_user("Ben Host", None));
+        let (ann, bob) = (app.new_adviser().await, app.new_adviser().await);
+        app.connect(&ann, &ann_cal).await;
+        app.connect(&bob, &bob_cal).await;
+        let mut ann_stream = app.open_stream(&ann, None).await;
+        assert!(ann_stream.next_named("ready", WAIT).await.is_some());
+        let out = app.server_fn_as(&ann.client, "sign_out", &[]).await;
+        assert!(crate::helpers::succeeded(&out), "{}", out.status());
+
+        // Bob's bookings keep signals flowing on the shared bus the whole time.
+        let traffic = {
+            let sim = app.sim.clone();
+            let host = bob_cal.uri.clone();
+            tokio::spawn(async move {
+                for i in 0..60 {
+                    let _ = sim.book(calendly_sim::Booking {
+                        host: host.clone(),
+                        invitee_name: format!("Busy {i}"),
+                        invitee_email: format!("busy{i}@example.com"),
+                        ..Default::default()
+                    });
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            })
+        };
+        let recheck = server::routes::live::SESSION_RECHECK_EVERY;
+        assert!(ann_stream.ends_within(recheck + Duration::from_secs(5)).await, "the stream outlived the sign-out");
+        traffic.abort();
+    }
+}
