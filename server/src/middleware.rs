@@ -93,6 +93,15 @@ pub async fn guard_pages(State(state): State<AppState>, request: Request, next: 
         (true, "/") => Redirect::to("/meetings").into_response(),
         (true, p) if guest_only(p) => Redirect::to("/meetings").into_response(),
         (false, p) if needs_session(p) => Redirect::to("/login").into_response(),
+        (true, p) if needs_session(p) => {
+            // An adviser's meetings must not stay in a shared browser's or proxy's cache.
+            let mut response = next.run(request).await;
+            response.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
         _ => next.run(request).await,
     }
 }

@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
     };
     let leptos_routes = generate_route_list(app::App);
     let context_state = state.clone();
+    let secure = state.settings.secure_cookies();
     Router::new()
         .merge(routes::router())
         .leptos_routes_with_context(
@@ -166,6 +167,13 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        // Served over https: browsers must never fall back to plain http for this site.
+        .layer(tower::util::option_layer(secure.then(|| {
+            SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            )
+        })))
         .with_state(server_state)
 }
 

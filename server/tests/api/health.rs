@@ -46,3 +46,36 @@ on_both_databases! {
         assert!(text.contains(r#"method="other""#), "{text}");
     }
 }
+
+on_both_databases! {
+    async fn signed_in_pages_are_never_cached_and_plain_http_gets_no_hsts(app) {
+        let adviser = app.new_adviser().await;
+        let page = adviser.client.get(app.url("/meetings")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert_eq!(page.headers()["cache-control"], "no-store");
+        assert!(page.headers().get("strict-transport-security").is_none(), "HSTS only over https");
+    }
+}
+
+async fn over_https_every_response_carries_hsts(db: crate::helpers::TestDb) {
+    let app = crate::helpers::spawn_app_with(db, calendly_sim::SimConfig::default(), |vars| {
+        vars.insert("APP_PUBLIC_URL".into(), "https://127.0.0.1".into());
+    })
+    .await;
+    let response = app.get("/login").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
+mod over_https_every_response_carries_hsts {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::over_https_every_response_carries_hsts(crate::helpers::TestDb::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::over_https_every_response_carries_hsts(crate::helpers::TestDb::Postgres).await;
+    }
+}
