@@ -25,6 +25,7 @@ pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
     crate::webhooks::process_pending(state).await?;
     crate::sessions::purge_expired(&state.db, &state.clock).await?;
     crate::accounts::purge_old_failures(&state.db, &state.clock).await?;
+    crate::webhooks::purge_old_bodies(&state.db, &state.clock).await?;
     for user in claim_due_connections(state).await? {
         scheduled_round(state, user).await;
     }

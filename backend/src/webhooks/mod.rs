@@ -4,7 +4,9 @@
 mod process;
 mod receive;
 mod recent;
+mod retention;
 
 pub use process::process_pending;
 pub use receive::{receive, Receipt, Rejection, MAX_BODY_BYTES};
 pub use recent::{recent_deliveries, RecentDelivery};
+pub use retention::{purge_old_bodies, BODY_RETENTION_DAYS};

@@ -296,6 +296,31 @@ on_both_databases! {
 }
 
 on_both_databases! {
+    async fn a_settled_deliverys_body_is_emptied_after_the_retention_and_its_replay_still_deduplicates(app) {
+        let (adviser, cal, token) = connected_adviser(&app, "Ret Host").await;
+        let body = invitee_created(&cal.uri);
+        assert_eq!(deliver(&app, &routed(&token), &body).await, StatusCode::OK);
+        let body_of = || async {
+            let (b,): (String,) = sqlx::query_as("SELECT body FROM webhook_deliveries").fetch_one(app.state.db.pool()).await.unwrap();
+            b
+        };
+        backend::jobs::run_once(&app.state).await.unwrap();
+        assert!(!body_of().await.is_empty(), "kept within the retention");
+
+        app.clock.advance(Duration::from_secs((backend::webhooks::BODY_RETENTION_DAYS as u64 + 1) * 24 * 3600));
+        backend::jobs::run_once(&app.state).await.unwrap();
+        assert_eq!(body_of().await, "", "the invitee's links and conference details are gone");
+
+        // A very late replay of the same delivery is still recognised, not applied again.
+        let late = signature_at(&app, app.clock.now_unix(), body.as_bytes());
+        assert_eq!(post(&app, &routed(&token), Some(&late), body.clone().into_bytes()).await, StatusCode::OK);
+        assert_eq!(stored(&app).await, (1, 1), "one delivery, one meeting");
+        assert_eq!(counted(&app, "duplicate").await, 1);
+        let _ = adviser;
+    }
+}
+
+on_both_databases! {
     async fn rejections_are_counted_by_outcome_in_metrics(app) {
         let (_adviser, cal, token) = connected_adviser(&app, "Gil Host").await;
         let (_other, other_cal, _) = connected_adviser(&app, "Hub Host").await;
