@@ -146,9 +146,52 @@ pub async fn ensure_subscription(
     state: &AppState,
     user: AdviserId,
 ) -> Result<LiveUpdates, TokenError> {
-    // One ensure per adviser at a time in this process (connect and reconciliation may overlap).
+    // One ensure per adviser at a time in this process (connect and reconciliation may overlap)…
     let lock = state.subscription_locks.for_key(user.0);
     let _guard = lock.lock().await;
+    // …and across instances: a lease on the connection row.
+    if !take_lease(state, user).await? {
+        tracing::info!("another instance is ensuring this subscription; leaving it to that one");
+        return Ok(store::load(&state.db, user)
+            .await?
+            .map(|c| c.live_updates)
+            .unwrap_or(LiveUpdates::Pending));
+    }
+    let result = ensure_leased(state, user).await;
+    if let Err(err) = release_lease(state, user).await {
+        tracing::warn!(error = %err, "could not release the subscription lease; it expires by itself");
+    }
+    result
+}
+
+/// How long a lease lasts if its holder dies (longer than any ensure: a few Calendly calls).
+const LEASE_MS: i64 = 120_000;
+
+async fn take_lease(state: &AppState, user: AdviserId) -> Result<bool, sqlx::Error> {
+    let now = state.clock.now_ms();
+    let taken = sqlx::query(
+        "UPDATE calendar_connections SET subscription_lease_until = $1 WHERE user_id = $2 \
+         AND (subscription_lease_until IS NULL OR subscription_lease_until < $3)",
+    )
+    .bind(now + LEASE_MS)
+    .bind(user.0)
+    .bind(now)
+    .execute(state.db.pool())
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+async fn release_lease(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE calendar_connections SET subscription_lease_until = NULL WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .execute(state.db.pool())
+    .await?;
+    Ok(())
+}
+
+async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates, TokenError> {
     let connection = store::load(&state.db, user)
         .await?
         .ok_or(TokenError::NotConnected)?;
@@ -283,9 +326,10 @@ pub async fn ensure_subscription(
     Ok(LiveUpdates::Active)
 }
 
-/// A subscription of this Calendly user pointing at one of *this adviser's* route tokens (past or
-/// present). Another adviser may have connected the same Calendly account; theirs are not ours
-/// to delete.
+/// A subscription of this Calendly user under our webhook path that is this adviser's to clean
+/// up: one of *this adviser's* route tokens (past or present), or a token no adviser of ours
+/// holds (an orphan, e.g. created by an attempt that died before storing it). Another adviser may
+/// have connected the same Calendly account; their tokens are not ours to delete.
 async fn is_ours(
     state: &AppState,
     user: AdviserId,
@@ -298,12 +342,12 @@ async fn is_ours(
     else {
         return Ok(false);
     };
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM calendly_webhook_subscriptions WHERE user_id = $1 AND route_token = $2")
-        .bind(user.0)
-        .bind(token)
-        .fetch_one(state.db.pool())
-        .await?;
-    Ok(n > 0)
+    let holders: Vec<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM calendly_webhook_subscriptions WHERE route_token = $1")
+            .bind(token)
+            .fetch_all(state.db.pool())
+            .await?;
+    Ok(holders.is_empty() || holders.iter().any(|(id,)| *id == user.0))
 }
 
 /// Calendly said no for a reason that retrying will not fix: record it for the page (the

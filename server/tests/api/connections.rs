@@ -315,3 +315,53 @@ on_both_databases! {
         assert!(upcoming(&app.meetings(&adviser).await).is_empty(), "the old account's bookings no longer arrive");
     }
 }
+
+on_both_databases! {
+    async fn a_subscription_under_our_path_with_a_token_nobody_holds_is_cleaned_up(app) {
+        let cal = app.calendly_user("Orla Orphan", None);
+        // Left behind by an attempt that died before it stored its route token.
+        let pat = calendly::secrets::AccessToken::new(app.sim.issue_personal_access_token(&cal.uri));
+        let api = calendly::Client::new(url::Url::parse(&app.sim.base_url()).unwrap(), calendly::http_client(Duration::from_secs(5)));
+        let orphan_url = app.state.settings.public_link(&format!("{}/{}", backend::calendly_app::WEBHOOK_PATH, "Zorphan0000000000000000"[..22].to_owned()));
+        let orphan = api
+            .create_webhook_subscription(&pat, &calendly::CreateWebhookSubscription {
+                url: orphan_url,
+                events: vec!["invitee.created".into()],
+                organization: calendly::ids::OrganizationUri::parse(&cal.organization).unwrap(),
+                user: Some(calendly::ids::CalendlyUserUri::parse(&cal.uri).unwrap()),
+                scope: calendly::SubscriptionScope::User,
+                signing_key: None,
+            })
+            .await
+            .unwrap();
+
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        assert!(app.sim.subscriptions().iter().all(|s| s.uri != orphan.uri.as_str()), "the orphan is deleted");
+        assert_eq!(app.active_subscriptions_of(&cal).len(), 1);
+    }
+}
+
+on_both_databases! {
+    async fn two_instances_ensuring_at_once_leave_exactly_one_subscription(app) {
+        let other = app.second_instance().await;
+        let cal = app.calendly_user("Twin Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        for sub in app.active_subscriptions_of(&cal) {
+            app.sim.disable_subscription(&sub.uri);
+        }
+        let user = backend::accounts::AdviserId(1);
+        let (a, b) = tokio::join!(
+            backend::connections::ensure_subscription(&app.state, user),
+            backend::connections::ensure_subscription(&other.state, user)
+        );
+        a.unwrap();
+        b.unwrap();
+        let active = app.active_subscriptions_of(&cal);
+        assert_eq!(active.len(), 1, "{active:?}");
+        let (stored,): (String,) = sqlx::query_as("SELECT route_token FROM calendly_webhook_subscriptions WHERE is_active = 1")
+            .fetch_one(app.state.db.pool()).await.unwrap();
+        assert!(active[0].callback_url.ends_with(&stored), "the one at Calendly is the one we stored");
+    }
+}
