@@ -12,7 +12,7 @@ out=$(mktemp -d)
 psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'advicly_test_%'" 2>/dev/null |
   while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1; done
 
-cargo test --workspace --exclude frontend 2>&1 | tee "$out/cargo.txt"
+cargo test --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$out/cargo.txt"
 cargo_rc=${PIPESTATUS[0]}
 bash scripts/e2e.sh 2>&1 | tee "$out/e2e.txt"
 e2e_rc=${PIPESTATUS[0]}
