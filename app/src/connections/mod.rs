@@ -106,7 +106,10 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
                 outcome: match d.status.as_str() {
                     "processed" => "Applied".into(),
                     "ignored" => "Stored (no meeting change)".into(),
-                    "failed" => format!("Will retry: {}", d.error.unwrap_or_default()),
+                    // The stored error is for the server log (it may quote internals or the
+                    // payload); the adviser gets what it means for them.
+                    "failed" => "Received; not applied yet, retrying".into(),
+                    "pending" => "Received".into(),
                     other => other.to_owned(),
                 },
             })

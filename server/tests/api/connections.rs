@@ -365,3 +365,19 @@ on_both_databases! {
         assert!(active[0].callback_url.ends_with(&stored), "the one at Calendly is the one we stored");
     }
 }
+
+on_both_databases! {
+    async fn the_delivery_log_says_what_happened_without_quoting_internal_errors(app) {
+        let cal = app.calendly_user("Dee Log", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.initial_sync_done().await;
+        app.book(&cal, "Logged Client");
+        app.deliveries_settle().await;
+        sqlx::query("UPDATE webhook_deliveries SET status = 'failed', error = 'error returned from database: relation \"meetings\" is locked'")
+            .execute(app.state.db.pool()).await.unwrap();
+        let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Received; not applied yet, retrying"), "{page}");
+        assert!(!page.contains("relation"), "internal error text reached the page");
+    }
+}
