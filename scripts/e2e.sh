@@ -34,7 +34,7 @@ for db in "${databases[@]}"; do
   fi
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
   if ! curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; then
-    echo "server did not become healthy:"; cat "$data/server.log"; kill $pid 2>/dev/null; rc=1; continue
+    echo "server did not become healthy:"; cat "$data/server.log"; kill $pid $second 2>/dev/null; wait $pid $second 2>/dev/null; rc=1; continue
   fi
   second_url=""
   if [ -n "$second" ]; then

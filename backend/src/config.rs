@@ -335,34 +335,48 @@ fn sandbox_key(data_dir: &std::path::Path) -> Result<EncryptionKey, ConfigError>
         path: data_dir.to_path_buf(),
         source,
     };
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return EncryptionKey::from_base64(existing.trim()).map_err(|reason| {
-            ConfigError::Invalid {
+    let read = |path: &std::path::Path| -> Option<Result<EncryptionKey, ConfigError>> {
+        let existing = std::fs::read_to_string(path).ok()?;
+        Some(
+            EncryptionKey::from_base64(existing.trim()).map_err(|reason| ConfigError::Invalid {
                 var: "APP_ENCRYPTION_KEY",
                 reason: format!("{}: {reason}", path.display()),
-            }
-        });
+            }),
+        )
+    };
+    if let Some(existing) = read(&path) {
+        return existing;
     }
     std::fs::create_dir_all(data_dir).map_err(io)?;
     let key = EncryptionKey::generate();
-    write_private(
-        &path,
-        base64::engine::general_purpose::STANDARD
-            .encode(key.as_bytes())
-            .as_bytes(),
-    )
-    .map_err(io)?;
-    Ok(key)
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key.as_bytes());
+    match publish_private(&path, encoded.as_bytes()) {
+        Ok(()) => Ok(key),
+        // Another instance sharing this data directory published its key first: use that one,
+        // so both encrypt with the same key.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read(&path).unwrap_or_else(|| Err(io(e)))
+        }
+        Err(e) => Err(io(e)),
+    }
 }
 
-/// Writes a file only its owner can read (0600 on Unix): it holds the key to stored tokens.
-fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes a file only its owner can read (0600 on Unix: it holds the key to stored tokens) and
+/// publishes it whole under `path`, never replacing one that is already there: the contents go
+/// to a private temporary file first, which is then hard-linked into place (atomic).
+fn publish_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let temp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
+    let written = options
+        .open(&temp)
+        .and_then(|mut file| file.write_all(contents).and_then(|()| file.sync_all()));
+    let published = written.and_then(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    published
 }
 
 #[cfg(test)]
@@ -460,9 +474,9 @@ mod tests {
         assert!(real_calendly("https://advicly.example.com").is_ok());
     }
 
-    #[test]
-    fn a_simulator_under_any_other_name_may_call_back_to_any_address() {
-        let s = settings(&[
+    /// Real-looking credentials with Calendly (auth and API) at `calendly_url`, default public URL.
+    fn calendly_at(calendly_url: &str) -> Result<Settings, ConfigError> {
+        settings(&[
             ("CALENDLY_CLIENT_ID", "id"),
             ("CALENDLY_CLIENT_SECRET", "s"),
             ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
@@ -470,26 +484,19 @@ mod tests {
                 "APP_ENCRYPTION_KEY",
                 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
             ),
-            ("CALENDLY_AUTH_URL", "http://calendly-sim:9100"),
-            ("CALENDLY_API_URL", "http://calendly-sim:9100"),
-        ]);
-        assert!(s.is_ok());
+            ("CALENDLY_AUTH_URL", calendly_url),
+            ("CALENDLY_API_URL", calendly_url),
+        ])
+    }
+
+    #[test]
+    fn a_simulator_under_any_other_name_may_call_back_to_any_address() {
+        assert!(calendly_at("http://calendly-sim:9100").is_ok());
     }
 
     #[test]
     fn a_calendly_on_a_local_address_may_call_back_to_a_local_address() {
-        let s = settings(&[
-            ("CALENDLY_CLIENT_ID", "id"),
-            ("CALENDLY_CLIENT_SECRET", "s"),
-            ("CALENDLY_WEBHOOK_SIGNING_KEY", "k"),
-            (
-                "APP_ENCRYPTION_KEY",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            ),
-            ("CALENDLY_AUTH_URL", "http://127.0.0.1:9100"),
-            ("CALENDLY_API_URL", "http://127.0.0.1:9100"),
-        ])
-        .unwrap();
+        let s = calendly_at("http://127.0.0.1:9100").unwrap();
         assert_eq!(s.public_url.as_str(), "http://127.0.0.1:3000/");
     }
 
@@ -506,6 +513,21 @@ mod tests {
         .unwrap();
         assert_eq!(s.webhook_tolerance_secs, 900);
         assert_eq!(s.full_sync_interval, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn instances_starting_together_on_one_data_directory_share_one_sandbox_key() {
+        let dir = std::env::temp_dir().join(format!("advicly-race-{}", uuid::Uuid::new_v4()));
+        let keys: Vec<Vec<u8>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| sandbox_key(&dir).unwrap().as_bytes().to_vec()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            keys.windows(2).all(|w| w[0] == w[1]),
+            "every instance uses the same key"
+        );
     }
 
     #[test]

@@ -247,31 +247,23 @@ async fn apply_synced_invitee(
         return Ok(false);
     }
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let change = if canceled {
+    let mut changes = vec![if canceled {
         InviteeChange::Canceled
     } else {
         InviteeChange::Created
-    };
-    let mut applied = apply_invitee(
-        &mut tx,
-        user,
-        change,
-        &state.clock.now(),
-        invitee,
-        event,
-        "sync",
-        now,
-    )
-    .await?;
+    }];
     if !no_show_current {
         // Calendly's own record as read just now (it need not move the invitee's `updated_at`).
-        let change = if no_show {
+        changes.push(if no_show {
             InviteeChange::NoShowMarked
         } else {
             InviteeChange::NoShowCleared
-        };
-        applied = apply_invitee(
+        });
+    }
+    let mut tx = state.db.begin_write().await?;
+    let mut seq = 0;
+    for change in changes {
+        let applied = apply_invitee(
             &mut tx,
             user,
             change,
@@ -282,9 +274,10 @@ async fn apply_synced_invitee(
             now,
         )
         .await?;
+        seq = applied.seq;
     }
     tx.commit().await?;
-    state.live.committed(state.db.kind(), user, applied.seq);
+    state.live.committed(state.db.kind(), user, seq);
     Ok(true)
 }
 
