@@ -65,6 +65,7 @@ pub async fn apply_invitee(
     source: &str,
     now_ms: i64,
 ) -> Result<Applied, sqlx::Error> {
+    lock_adviser_meetings(conn, user).await?;
     let (meeting_id, meeting_status) = upsert_meeting(conn, user, event, source, now_ms).await?;
 
     let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
@@ -144,7 +145,6 @@ pub async fn apply_invitee(
 
     let mut touched = vec![meeting_id];
     touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
-    lock_change_order(conn, user).await?;
     // The common case — an active invitee, no reschedule links, joining a meeting that is
     // active — cannot change the meeting's derived state: only the change is recorded.
     let nothing_to_derive = !canceled
@@ -235,6 +235,7 @@ pub async fn refresh_event(
     event: &ScheduledEvent,
     now_ms: i64,
 ) -> Result<Option<Applied>, sqlx::Error> {
+    lock_adviser_meetings(conn, user).await?;
     type Shown = (
         String,
         Option<String>,
@@ -262,7 +263,6 @@ pub async fn refresh_event(
     if after == before {
         return Ok(None);
     }
-    lock_change_order(conn, user).await?;
     let seq = record_change(conn, user, meeting_id, now_ms).await?;
     Ok(Some(Applied { meeting_id, seq }))
 }
@@ -449,12 +449,20 @@ async fn refresh_meeting(
     record_change(conn, user, meeting_id, now_ms).await
 }
 
-/// Change sequence numbers are handed out at insert time; on PostgreSQL, two transactions for
-/// one adviser could commit them out of order and a live stream that already moved past the
-/// later one would never send the earlier. Taken before the last step of every transaction that
-/// records a change, and held until it ends, this makes sequence order equal commit order per
-/// adviser. (SQLite's single writer already does.)
-async fn lock_change_order(conn: &mut AnyConnection, user: AdviserId) -> Result<(), sqlx::Error> {
+/// Taken first by every transaction that changes an adviser's meetings, and held until it ends
+/// (PostgreSQL; SQLite's single writer already serialises them):
+/// - **one lock order**: a reschedule's two deliveries touch the old and the new meeting and
+///   attendee rows in opposite orders; applied at once they deadlocked, and one failed until its
+///   retry. With this lock taken before any row, one waits for the other instead;
+/// - **commit order = sequence order**: change sequence numbers are handed out at insert time,
+///   and a live stream that already moved past a later one would never send an earlier one that
+///   committed after it.
+/// Transaction-level advisory locks are re-entrant, so a sync applying many invitees in one
+/// transaction takes it once.
+async fn lock_adviser_meetings(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+) -> Result<(), sqlx::Error> {
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(1634, ($1 % 2147483647)::int)")
             .bind(user.0)

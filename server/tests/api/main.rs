@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod calendly_2026;
+mod concurrent_deliveries;
 mod connections;
 mod health;
 mod live;

@@ -1,0 +1,114 @@
+//! Deliveries that arrive at the same moment: Calendly's retries run in parallel, and a
+//! reschedule's two deliveries (the old invitee canceled, the new one created) touch the same
+//! two meetings. Applied at once they must neither deadlock nor wait for a retry.
+
+use std::time::Duration;
+
+use calendly::secrets::SigningKey;
+use calendly::webhook::sign;
+use calendly_sim::{FailureMode, FailureRule, SimConfig};
+
+use crate::helpers::{spawn_app_with, TestApp, TestDb};
+
+/// Reschedules `n` bookings while the callback is failing (so Calendly has both deliveries of
+/// each reschedule waiting), then delivers every one of them at once, as parallel retries do.
+async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt(db: TestDb) {
+    // Calendly's own retries come much later than this test: only our parallel POSTs arrive.
+    let app = spawn_app_with(
+        db,
+        SimConfig {
+            retry_base: Duration::from_secs(600),
+            ..SimConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    let cal = app.calendly_user("Rhea Host", None);
+    let adviser = app.new_adviser().await;
+    app.connect(&adviser, &cal).await;
+    app.initial_sync_done().await;
+    const N: usize = 8;
+    let booked: Vec<_> = (0..N)
+        .map(|i| app.book(&cal, &format!("Client Number{i}")))
+        .collect();
+    app.deliveries_settle().await;
+    let before = app.sim.deliveries().len();
+
+    let callback = app.active_subscriptions_of(&cal)[0].callback_url.clone();
+    app.sim.inject_failure(FailureRule {
+        url_contains: callback.clone(),
+        mode: FailureMode::Status(503),
+        times: Some(2 * N as u32),
+    });
+    for (i, b) in booked.iter().enumerate() {
+        let new_start = chrono::Utc::now() + chrono::Duration::days(3 + i as i64);
+        app.sim.reschedule(&b.invitee_uri, new_start).unwrap();
+    }
+    let waiting = wait_for_attempts(&app, before, 2 * N).await;
+
+    let posts = waiting.iter().map(|body| {
+        let t = app.clock.now_unix();
+        let key = SigningKey::new(app.sim.config().webhook_signing_key.clone());
+        app.client
+            .post(&callback)
+            .header("content-type", "application/json")
+            .header(
+                "Calendly-Webhook-Signature",
+                format!("t={t},v1={}", sign(&key, t, body.as_bytes())),
+            )
+            .body(body.clone())
+            .send()
+    });
+    for answer in futures::future::join_all(posts).await {
+        assert_eq!(answer.expect("POST a delivery").status(), 200);
+    }
+
+    let unapplied: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT event, error FROM webhook_deliveries WHERE status NOT IN ('processed', 'ignored')",
+    )
+    .fetch_all(app.state.db.pool())
+    .await
+    .unwrap();
+    assert!(
+        unapplied.is_empty(),
+        "every delivery applied when it arrived: {unapplied:?}"
+    );
+    let page = app.meetings(&adviser).await;
+    let upcoming = page["upcoming"].as_array().unwrap();
+    assert_eq!(upcoming.len(), N, "{page}");
+    assert!(
+        upcoming
+            .iter()
+            .all(|m| m["canceled"] == false && m["rescheduled_from"].is_string()),
+        "each booking shows once, where it moved to: {page}"
+    );
+}
+
+/// The bodies of the `n` delivery attempts made after the first `before`.
+async fn wait_for_attempts(app: &TestApp, before: usize, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let attempts = app.sim.deliveries();
+        if attempts.len() >= before + n {
+            return attempts[before..before + n]
+                .iter()
+                .map(|a| a.body.clone())
+                .collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Calendly did not try to deliver"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt_on_sqlite() {
+    reschedules_delivered_all_at_once_apply_on_their_first_attempt(TestDb::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt_on_postgres() {
+    reschedules_delivered_all_at_once_apply_on_their_first_attempt(TestDb::Postgres).await;
+}
