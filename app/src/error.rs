@@ -67,7 +67,7 @@ impl From<backend::accounts::AccountError> for AppError {
             }
             E::EmailTaken => AppError::Conflict(err.to_string()),
             E::InvalidCredentials => AppError::Invalid(err.to_string()),
-            E::Throttled => AppError::TooManyRequests(err.to_string()),
+            E::Throttled { .. } => AppError::TooManyRequests(err.to_string()),
             E::Busy => AppError::Unavailable(err.to_string()),
             E::Database(_) | E::Hashing(_) => AppError::internal(err),
         }

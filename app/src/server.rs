@@ -23,6 +23,20 @@ pub fn session_token() -> Option<String> {
         .find_map(|h| backend::sessions::token_from_cookie_header(h).map(str::to_owned))
 }
 
+/// Who sent this request (the server's middleware records it).
+pub fn client_address() -> backend::net::ClientAddress {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<backend::net::ClientAddress>()
+                .copied()
+        })
+        .unwrap_or(backend::net::ClientAddress(std::net::IpAddr::V4(
+            std::net::Ipv4Addr::UNSPECIFIED,
+        )))
+}
+
 /// The signed-in adviser, or `Unauthorized` (with a 401 status).
 pub async fn current_adviser() -> Result<Adviser, AppError> {
     let state = state()?;

@@ -6,13 +6,12 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
+use crate::net::ClientAddress;
+use crate::sign_in_throttle::{self, Failures};
 use crate::{Clock, Db};
 
 pub const MIN_PASSWORD_LEN: usize = 10;
 pub const MAX_PASSWORD_LEN: usize = 256;
-/// Failed sign-ins allowed per email within [`THROTTLE_WINDOW_MS`].
-pub const MAX_FAILURES: i64 = 5;
-pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AdviserId(pub i64);
@@ -35,8 +34,8 @@ pub enum AccountError {
     EmailTaken,
     #[error("Email or password is incorrect.")]
     InvalidCredentials,
-    #[error("Too many failed sign-in attempts. Wait 15 minutes and try again.")]
-    Throttled,
+    #[error("Too many failed sign-in attempts. Try again in {wait}.")]
+    Throttled { wait: String },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("password hashing failed: {0}")]
@@ -169,33 +168,59 @@ pub async fn sign_up(
     }
 }
 
-/// Checks credentials. Unknown email and wrong password give the same error after the same work;
-/// more than [`MAX_FAILURES`] failures for one email within the window are refused outright.
+/// Checks credentials. Unknown email and wrong password give the same error after the same work.
+/// Failures slow further attempts from the same client ([`crate::sign_in_throttle`]); a client
+/// that has not failed for this email is not held back by anyone else's failures.
 pub async fn sign_in(
     db: &Db,
     clock: &Clock,
     email: &str,
     password: &str,
+    client: &ClientAddress,
 ) -> Result<Adviser, AccountError> {
     let Ok(email) = Email::parse(email) else {
         return Err(AccountError::InvalidCredentials);
     };
     let now = clock.now_ms();
-    // The attempt is recorded before the password is checked, so parallel guesses count too;
-    // a success removes the record.
-    sqlx::query("INSERT INTO sign_in_failures (email, at) VALUES ($1, $2)")
-        .bind(email.as_str())
-        .bind(now)
-        .execute(db.pool())
-        .await?;
-    let (recent,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM sign_in_failures WHERE email = $1 AND at > $2")
-            .bind(email.as_str())
-            .bind(now - THROTTLE_WINDOW_MS)
-            .fetch_one(db.pool())
+    let client = client.throttle_key();
+    // The attempt is recorded as a failure before the password is checked, so parallel guesses
+    // see each other; a success, or an attempt refused for waiting, removes it again.
+    let (attempt,): (i64,) = sqlx::query_as(
+        "INSERT INTO sign_in_failures (email, client, at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(&client)
+    .bind(now)
+    .fetch_one(db.pool())
+    .await?;
+    let since = now - sign_in_throttle::WINDOW_MS;
+    let (count, last_at): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MAX(at) FROM sign_in_failures WHERE email = $1 AND client = $2 AND at > $3 AND id <> $4",
+    )
+    .bind(email.as_str())
+    .bind(&client)
+    .bind(since)
+    .bind(attempt)
+    .fetch_one(db.pool())
+    .await?;
+    let per_email = Failures { count, last_at };
+    let (count, last_at): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MAX(at) FROM sign_in_failures WHERE client = $1 AND at > $2 AND id <> $3",
+    )
+    .bind(&client)
+    .bind(since)
+    .bind(attempt)
+    .fetch_one(db.pool())
+    .await?;
+    let per_client = Failures { count, last_at };
+    if let Some(wait_ms) = sign_in_throttle::must_wait(per_email, per_client, now) {
+        sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+            .bind(attempt)
+            .execute(db.pool())
             .await?;
-    if recent > MAX_FAILURES {
-        return Err(AccountError::Throttled);
+        return Err(AccountError::Throttled {
+            wait: sign_in_throttle::describe_wait(wait_ms),
+        });
     }
 
     let row: Option<(i64, String)> =
@@ -210,8 +235,9 @@ pub async fn sign_in(
     let ok = password_matches(password.to_owned(), hash).await?;
     match row {
         Some((id, _)) if ok => {
-            sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+            sqlx::query("DELETE FROM sign_in_failures WHERE email = $1 AND client = $2")
                 .bind(email.as_str())
+                .bind(&client)
                 .execute(db.pool())
                 .await?;
             Ok(Adviser {
@@ -226,7 +252,7 @@ pub async fn sign_in(
 /// Forgets failed sign-ins older than the throttling window (run periodically).
 pub async fn purge_old_failures(db: &Db, clock: &Clock) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
-        .bind(clock.now_ms() - THROTTLE_WINDOW_MS)
+        .bind(clock.now_ms() - sign_in_throttle::WINDOW_MS)
         .execute(db.pool())
         .await?;
     Ok(done.rows_affected())

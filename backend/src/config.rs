@@ -83,7 +83,18 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `LEPTOS_SITE_ROOT`: the built site (WASM, JS, CSS), default `target/site`.
     pub site_root: String,
+    /// `APP_TRUSTED_PROXIES`: comma-separated addresses of reverse proxies whose
+    /// `X-Forwarded-For` tells who the client is (default none: the peer is the client).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `APP_METRICS_TOKEN`: when set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// `APP_MAX_LIVE_STREAMS`: open live streams this instance serves at most (default 10000);
+    /// each session may hold at most [`MAX_STREAMS_PER_SESSION`] of them.
+    pub max_live_streams: usize,
 }
+
+/// Live streams one signed-in session may hold open at once (browser tabs).
+pub const MAX_STREAMS_PER_SESSION: usize = 16;
 
 /// `DATABASE_URL` may carry a password and the key is secret: neither is printed.
 impl std::fmt::Debug for Settings {
@@ -101,6 +112,9 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("data_dir", &self.data_dir)
             .field("site_root", &self.site_root)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("max_live_streams", &self.max_live_streams)
             .finish_non_exhaustive()
     }
 }
@@ -266,6 +280,14 @@ impl Settings {
             },
             data_dir,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            trusted_proxies: parse_addresses("APP_TRUSTED_PROXIES", get("APP_TRUSTED_PROXIES"))?,
+            metrics_token: get("APP_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
+            max_live_streams: usize::try_from(parse_u64(
+                "APP_MAX_LIVE_STREAMS",
+                get("APP_MAX_LIVE_STREAMS"),
+                10_000,
+            )?)
+            .unwrap_or(usize::MAX),
         })
     }
 
@@ -286,6 +308,24 @@ impl Settings {
             path.trim_start_matches('/')
         )
     }
+}
+
+/// `1.2.3.4, ::1` → addresses; an entry that is no IP address fails startup.
+fn parse_addresses(
+    var: &'static str,
+    raw: Option<String>,
+) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            a.parse().map_err(|_| ConfigError::Invalid {
+                var,
+                reason: format!("{a:?} is not an IP address"),
+            })
+        })
+        .collect()
 }
 
 /// Calendly itself (`api.calendly.com`), as opposed to a simulator or test double.

@@ -18,6 +18,7 @@ pub mod meetings;
 pub mod metrics;
 pub mod net;
 pub mod sessions;
+pub mod sign_in_throttle;
 pub mod state;
 pub mod sync;
 pub mod webhooks;

@@ -1,13 +1,37 @@
-//! Cross-cutting request handling: request metrics, and sending visitors without a session from
-//! the app's pages to the sign-in page.
+//! Cross-cutting request handling: who the client is, request metrics, and sending visitors
+//! without a session from the app's pages to the sign-in page.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use backend::net::ClientAddress;
 use backend::AppState;
 use http::Method;
+
+/// Records who sent the request ([`ClientAddress`]) for the handlers that throttle by it.
+pub async fn identify_client(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let forwarded: Vec<&str> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let client = ClientAddress::of(peer, &forwarded, &state.settings.trusted_proxies);
+    request.extensions_mut().insert(client);
+    next.run(request).await
+}
 
 /// Counts requests and records their latency, labelled by route pattern (not raw path, so
 /// route tokens and ids do not explode the label set).

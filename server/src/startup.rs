@@ -152,8 +152,12 @@ pub fn router(state: AppState) -> Router {
             middleware::refuse_cross_site,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             middleware::track_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::identify_client,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -33,9 +33,10 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
 /// Signs in with email and password and goes to Meetings.
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::server::{fail, state};
+    use crate::server::{client_address, fail, state};
     let state = state()?;
-    let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password)
+    let client = client_address();
+    let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password, &client)
         .await
         .map_err(|e| fail(e.into()))?;
     start_session(&state, adviser.id).await?;

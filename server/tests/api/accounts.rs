@@ -56,19 +56,86 @@ on_both_databases! {
     }
 }
 
+/// A sign-in attempt from `client` (the test app trusts 127.0.0.1 as its reverse proxy, so
+/// `X-Forwarded-For` says who the client is).
+async fn sign_in_from(
+    app: &crate::helpers::TestApp,
+    client: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    browser()
+        .post(app.url("/api/sign_in"))
+        .header("x-forwarded-for", client)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("sign in")
+}
+
 on_both_databases! {
-    async fn repeated_failed_sign_ins_are_throttled_even_with_the_right_password(app) {
+    async fn an_attackers_failures_slow_the_attacker_but_never_keep_the_adviser_out(app) {
         app.sign_up("ann@example.com", PASSWORD).await;
-        let other = browser();
+        let attacker = "203.0.113.5";
         for _ in 0..5 {
-            let r = app.server_fn_as(&other, "sign_in", &[("email", "ann@example.com"), ("password", "wrong password!")]).await;
+            let r = sign_in_from(&app, attacker, "ann@example.com", "wrong password!").await;
             assert_eq!(r.status(), 400);
         }
-        let r = app.server_fn_as(&other, "sign_in", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+        // The attacker must now wait, even with the right password…
+        let r = sign_in_from(&app, attacker, "ann@example.com", PASSWORD).await;
         assert_eq!(r.status(), 429);
-        assert!(r.text().await.unwrap().contains("Too many failed sign-in attempts"));
-        app.clock.advance(Duration::from_secs(16 * 60));
-        let r = app.server_fn_as(&other, "sign_in", &[("email", "ann@example.com"), ("password", PASSWORD)]).await;
+        assert!(r.text().await.unwrap().contains("Too many failed sign-in attempts. Try again in 1 second"));
+        // …while Ann, from her own address, signs in at once.
+        let r = sign_in_from(&app, "198.51.100.7", "ann@example.com", PASSWORD).await;
+        assert!(succeeded(&r), "{}", r.status());
+
+        // The wait doubles with every further failure; there is no lock.
+        app.clock.advance(Duration::from_secs(1));
+        assert_eq!(sign_in_from(&app, attacker, "ann@example.com", "wrong password!").await.status(), 400);
+        app.clock.advance(Duration::from_secs(1));
+        let r = sign_in_from(&app, attacker, "ann@example.com", PASSWORD).await;
+        assert_eq!(r.status(), 429);
+        assert!(r.text().await.unwrap().contains("Try again in 1 second"), "2 s after the 6th failure, 1 s to go");
+        app.clock.advance(Duration::from_secs(1));
+        let r = sign_in_from(&app, attacker, "ann@example.com", PASSWORD).await;
+        assert!(succeeded(&r), "after the wait, the right password goes through: {}", r.status());
+    }
+}
+
+on_both_databases! {
+    async fn parallel_guesses_from_one_client_get_no_more_tries_than_sequential_ones(app) {
+        app.sign_up("ann@example.com", PASSWORD).await;
+        let guesses = (0..12).map(|_| sign_in_from(&app, "203.0.113.5", "ann@example.com", "wrong password!"));
+        let statuses: Vec<u16> = futures::future::join_all(guesses).await.iter().map(|r| r.status().as_u16()).collect();
+        let checked = statuses.iter().filter(|s| **s == 400).count();
+        assert!(checked <= 5, "at most the free 5 are checked (parallel ones may all see each other and wait): {statuses:?}");
+        assert!(statuses.iter().all(|s| [400, 429, 503].contains(s)), "{statuses:?}");
+    }
+}
+
+on_both_databases! {
+    async fn one_client_trying_many_emails_is_slowed_down_too(app) {
+        for i in 0..20 {
+            let r = sign_in_from(&app, "203.0.113.5", &format!("user{i}@example.com"), "wrong password!").await;
+            assert_eq!(r.status(), 400, "attempt {i}");
+        }
+        let r = sign_in_from(&app, "203.0.113.5", "someone-new@example.com", "wrong password!").await;
+        assert_eq!(r.status(), 429);
+        let r = sign_in_from(&app, "198.51.100.7", "someone-new@example.com", "wrong password!").await;
+        assert_eq!(r.status(), 400, "another client is unaffected");
+    }
+}
+
+on_both_databases! {
+    async fn failures_are_forgotten_after_an_hour(app) {
+        app.sign_up("ann@example.com", PASSWORD).await;
+        for _ in 0..8 {
+            sign_in_from(&app, "203.0.113.5", "ann@example.com", "wrong password!").await;
+            app.clock.advance(Duration::from_secs(1));
+        }
+        assert_eq!(sign_in_from(&app, "203.0.113.5", "ann@example.com", PASSWORD).await.status(), 429);
+        app.clock.advance(Duration::from_secs(61 * 60));
+        let r = sign_in_from(&app, "203.0.113.5", "ann@example.com", PASSWORD).await;
         assert!(succeeded(&r), "{}", r.status());
     }
 }

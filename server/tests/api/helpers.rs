@@ -145,6 +145,8 @@ fn app_vars(
         ),
         ("CALENDLY_AUTH_URL".into(), sim.base_url()),
         ("CALENDLY_API_URL".into(), sim.base_url()),
+        // Tests pose as clients behind a reverse proxy on loopback (`X-Forwarded-For`).
+        ("APP_TRUSTED_PROXIES".into(), "127.0.0.1".into()),
     ])
 }
 
