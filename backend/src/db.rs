@@ -18,9 +18,20 @@ pub enum DbKind {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// Connections only Calendly's deliveries use ([`Db::for_ingest`]): pages, streams and
+    /// jobs holding every connection of `pool` never make a delivery wait for one.
+    ingest: AnyPool,
     kind: DbKind,
     url: String,
 }
+
+/// Connections for pages, live streams and background jobs.
+const SHARED_CONNECTIONS: (u32, u32) = (8, 12); // (SQLite, PostgreSQL)
+/// Connections reserved for storing Calendly's deliveries.
+const INGEST_CONNECTIONS: u32 = 4;
+/// How long a request waits for a free connection before it is answered 503: well inside the
+/// 15 s Calendly waits for a delivery's answer, and short enough that a page fails fast.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The URL may carry a password: only the kind is printed.
 impl std::fmt::Debug for Db {
@@ -49,20 +60,19 @@ impl Db {
             }
         }
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if kind == DbKind::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if kind == DbKind::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let shared = match kind {
+            DbKind::Sqlite => SHARED_CONNECTIONS.0,
+            DbKind::Postgres => SHARED_CONNECTIONS.1,
+        };
+        let pool = pool_options(kind, shared)
+            .connect_with(options.clone())
             .await?;
+        // An in-memory SQLite database exists once per connection: it cannot be shared.
+        let ingest = if url.contains(":memory:") {
+            pool.clone()
+        } else {
+            pool_options(kind, INGEST_CONNECTIONS).connect_lazy_with(options)
+        };
         let migrator = match kind {
             DbKind::Sqlite => &SQLITE_MIGRATIONS,
             DbKind::Postgres => &POSTGRES_MIGRATIONS,
@@ -70,6 +80,7 @@ impl Db {
         migrator.run(&pool).await?;
         Ok(Self {
             pool,
+            ingest,
             kind,
             url: url.to_owned(),
         })
@@ -77,6 +88,14 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The same database through the connections reserved for Calendly's deliveries.
+    pub fn for_ingest(&self) -> Db {
+        Db {
+            pool: self.ingest.clone(),
+            ..self.clone()
+        }
     }
 
     pub fn kind(&self) -> DbKind {
@@ -108,7 +127,23 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.ingest.close().await;
     }
+}
+
+fn pool_options(kind: DbKind, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if kind == DbKind::Sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {

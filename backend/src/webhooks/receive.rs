@@ -88,6 +88,11 @@ pub async fn receive(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<Receipt, Rejection> {
+    // Deliveries use their reserved connections: busy pages never make Calendly wait.
+    let state = &AppState {
+        db: state.db.for_ingest(),
+        ..state.clone()
+    };
     let result = receive_inner(state, route_token, signature, body).await;
     let outcome = match &result {
         Ok(r) if r.duplicate => "duplicate",

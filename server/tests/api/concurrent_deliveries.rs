@@ -112,3 +112,51 @@ async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt_on_sqlit
 async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt_on_postgres() {
     reschedules_delivered_all_at_once_apply_on_their_first_attempt(TestDb::Postgres).await;
 }
+
+/// Pages, streams and jobs holding every shared database connection: Calendly's delivery is
+/// still stored and acknowledged at once, on the connections reserved for deliveries.
+async fn a_delivery_is_stored_while_pages_hold_every_shared_connection(db: TestDb) {
+    let app = crate::helpers::spawn_app(db).await;
+    let cal = app.calendly_user("Pia Host", None);
+    let adviser = app.new_adviser().await;
+    app.connect(&adviser, &cal).await;
+    app.initial_sync_done().await;
+    let before = app.sim.deliveries().len();
+
+    let pool = app.state.db.pool();
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.expect("a shared connection"));
+    }
+    app.book(&cal, "Quentin Client");
+    let attempt = wait_for_attempt_answers(&app, before).await;
+    assert_eq!(attempt, Some(200), "acknowledged on its first attempt");
+    drop(held);
+    let page = app.meetings(&adviser).await;
+    assert_eq!(page["upcoming"].as_array().unwrap().len(), 1, "{page}");
+}
+
+/// The status the receiver gave the first attempt after `before`.
+async fn wait_for_attempt_answers(app: &TestApp, before: usize) -> Option<u16> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(attempt) = app.sim.deliveries().get(before) {
+            return attempt.status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Calendly did not try to deliver"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_stored_while_pages_hold_every_shared_connection_on_sqlite() {
+    a_delivery_is_stored_while_pages_hold_every_shared_connection(TestDb::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_stored_while_pages_hold_every_shared_connection_on_postgres() {
+    a_delivery_is_stored_while_pages_hold_every_shared_connection(TestDb::Postgres).await;
+}
