@@ -13,6 +13,7 @@ pub mod db;
 pub mod jobs;
 pub mod limits;
 pub mod live;
+pub mod live_slots;
 pub mod locks;
 pub mod meetings;
 pub mod metrics;

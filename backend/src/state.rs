@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use crate::calendly_app::CalendlyApp;
-use crate::config::Settings;
+use crate::config::{Settings, MAX_STREAMS_PER_SESSION};
 use crate::limits::CalendlyLimits;
 use crate::live::LiveBus;
+use crate::live_slots::StreamSlots;
 use crate::locks::KeyedLocks;
 use crate::metrics::Metrics;
 use crate::{Clock, Db};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub limits: CalendlyLimits,
     /// The built-in Calendly simulator when running in sandbox mode.
     pub sandbox: Option<calendly_sim::Simulator>,
+    /// Open live streams, per instance and per session.
+    pub streams: StreamSlots,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
                 .expect("Calendly settings are resolved before the state is built"),
             &settings,
         );
+        let streams = StreamSlots::new(settings.max_live_streams, MAX_STREAMS_PER_SESSION);
         Self {
             db,
             settings: Arc::new(settings),
@@ -55,6 +59,7 @@ impl AppState {
             subscription_locks: KeyedLocks::default(),
             limits: CalendlyLimits::default(),
             sandbox,
+            streams,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod middleware;
 pub mod routes;
 pub mod sandbox;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;
 

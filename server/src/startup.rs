@@ -101,13 +101,7 @@ impl Application {
         let _listener = self.state.live.spawn_listener(&self.state.db);
         let _jobs = backend::jobs::spawn(self.state.clone());
         tracing::info!(%addr, public_url = %self.state.settings.public_url, sandbox = self.state.settings.is_sandbox(), "Advicly is listening");
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        crate::serve::serve(self.listener, self.router, shutdown_signal()).await
     }
 }
 

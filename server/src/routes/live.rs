@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use backend::accounts::AdviserId;
 use backend::live::LiveSignal;
+use backend::live_slots::{StreamRefusal, StreamSlot};
 use backend::AppState;
 use futures::StreamExt;
-use http::HeaderMap;
+use http::{header, HeaderMap, StatusCode};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use super::session::SignedIn;
@@ -34,13 +35,34 @@ struct Cursor {
     started: bool,
     /// When this stream next re-checks its session.
     recheck_at: tokio::time::Instant,
+    /// This stream's place among the open ones; given back when the stream ends.
+    _slot: StreamSlot,
 }
 
-pub async fn stream(
-    State(state): State<AppState>,
-    who: SignedIn,
-    headers: HeaderMap,
-) -> impl IntoResponse {
+pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: HeaderMap) -> Response {
+    let slot = match state
+        .streams
+        .try_open(&backend::crypto::sha256_hex(&who.session_token))
+    {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            let reason = match refusal {
+                StreamRefusal::SessionFull => "session_full",
+                StreamRefusal::InstanceFull => "instance_full",
+            };
+            state.metrics.inc(
+                "live_streams_refused_total",
+                "Live meeting streams refused, by reason.",
+                &[("reason", reason)],
+            );
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "30")],
+                "Too many live pages are open. Close some tabs and reload.",
+            )
+                .into_response();
+        }
+    };
     let seen: Option<i64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -58,11 +80,14 @@ pub async fn stream(
         seen,
         started: false,
         recheck_at: tokio::time::Instant::now() + SESSION_RECHECK_EVERY,
+        _slot: slot,
     };
     let events = futures::stream::unfold(cursor, next_batch).flat_map(|batch: Vec<Event>| {
         futures::stream::iter(batch.into_iter().map(Ok::<_, Infallible>))
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// Waits for a reason to look (a signal for this adviser, a resync, or the safety-net timer),

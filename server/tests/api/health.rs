@@ -79,3 +79,30 @@ mod over_https_every_response_carries_hsts {
         super::over_https_every_response_carries_hsts(crate::helpers::TestDb::Postgres).await;
     }
 }
+
+on_both_databases! {
+    async fn a_client_that_never_finishes_its_headers_is_disconnected(app) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = app.address.trim_start_matches("http://").to_owned();
+        let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: advicly\r\nX-Slow: ").await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 512];
+        let closed = tokio::time::timeout(
+            server::serve::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5),
+            async {
+                loop {
+                    match slow.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {} // a 408 answer, then the close
+                    }
+                }
+            },
+        )
+        .await;
+        assert!(closed.is_ok(), "the connection was still open after {:?}", started.elapsed());
+        assert!(started.elapsed() >= server::serve::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1));
+        // Everyone else is served as usual.
+        assert_eq!(app.get("/healthz").await.status(), 200);
+    }
+}

@@ -103,3 +103,69 @@ on_both_databases! {
         traffic.abort();
     }
 }
+
+/// Opens the live stream in `adviser`'s browser; the answer's status.
+async fn stream_status(
+    app: &crate::helpers::TestApp,
+    adviser: &crate::helpers::Adviser,
+) -> (u16, reqwest::Response) {
+    let response = adviser
+        .client
+        .get(app.url("/api/meetings/stream"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response)
+}
+
+on_both_databases! {
+    async fn one_session_cannot_open_streams_without_limit_and_a_closed_stream_frees_its_place(app) {
+        let ann = app.new_adviser().await;
+        let mut open = Vec::new();
+        for _ in 0..backend::config::MAX_STREAMS_PER_SESSION {
+            let (status, response) = stream_status(&app, &ann).await;
+            assert_eq!(status, 200);
+            open.push(response);
+        }
+        let (status, refused) = stream_status(&app, &ann).await;
+        assert_eq!(status, 429);
+        assert!(refused.text().await.unwrap().contains("Too many live pages are open"));
+        let bob = app.new_adviser().await;
+        assert_eq!(stream_status(&app, &bob).await.0, 200, "another session is unaffected");
+
+        drop(open.pop());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, response) = stream_status(&app, &ann).await;
+            if status == 200 {
+                open.push(response);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the closed stream's place never came back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_serves_at_most_its_configured_number_of_streams() {
+    let app = crate::helpers::spawn_app_with(
+        TestDb::Sqlite,
+        calendly_sim::SimConfig::default(),
+        |vars| {
+            vars.insert("APP_MAX_LIVE_STREAMS".into(), "3".into());
+        },
+    )
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let adviser = app.new_adviser().await;
+        let (status, response) = stream_status(&app, &adviser).await;
+        assert_eq!(status, 200);
+        open.push(response);
+    }
+    let late = app.new_adviser().await;
+    assert_eq!(stream_status(&app, &late).await.0, 429);
+    assert_eq!(app.state.streams.open(), 3);
+}
