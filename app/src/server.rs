@@ -15,12 +15,13 @@ pub fn state() -> Result<AppState, AppError> {
 /// The session token from this request's cookie, if any.
 pub fn session_token() -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
+    let secure = state().ok()?.settings.secure_cookies();
     parts
         .headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|h| backend::sessions::token_from_cookie_header(h).map(str::to_owned))
+        .find_map(|h| backend::sessions::token_from_cookie_header(h, secure).map(str::to_owned))
 }
 
 /// Who sent this request (the server's middleware records it).

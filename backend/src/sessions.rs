@@ -5,7 +5,20 @@ use crate::accounts::{Adviser, AdviserId};
 use crate::crypto::{random_token, sha256_hex};
 use crate::{Clock, Db};
 
+/// The session cookie's name over plain http (local use, sandbox).
 pub const COOKIE_NAME: &str = "advicly_session";
+/// Over https: the `__Host-` prefix makes the browser refuse the cookie unless it is `Secure`,
+/// for `Path=/` and without `Domain`, so a sibling subdomain cannot plant or shadow a session.
+pub const SECURE_COOKIE_NAME: &str = "__Host-advicly_session";
+
+/// The session cookie's name: prefixed when served over https.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
 
 /// The secret a browser holds. Never logged.
 pub struct SessionToken(String);
@@ -88,7 +101,8 @@ pub async fn purge_expired(db: &Db, clock: &Clock) -> Result<u64, sqlx::Error> {
 /// `Set-Cookie` value for a session: HttpOnly, SameSite=Lax, Secure over https.
 pub fn cookie(token: &SessionToken, ttl: std::time::Duration, secure: bool) -> String {
     format!(
-        "{COOKIE_NAME}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        cookie_name(secure),
         token.as_str(),
         ttl.as_secs(),
         if secure { "; Secure" } else { "" }
@@ -98,17 +112,20 @@ pub fn cookie(token: &SessionToken, ttl: std::time::Duration, secure: bool) -> S
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clearing_cookie(secure: bool) -> String {
     format!(
-        "{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        cookie_name(secure),
         if secure { "; Secure" } else { "" }
     )
 }
 
-/// The session token from a `Cookie` request header, if any.
-pub fn token_from_cookie_header(header: &str) -> Option<&str> {
+/// The session token from a `Cookie` request header, if any. Over https only the prefixed
+/// cookie counts: an unprefixed one may have been planted by another subdomain.
+pub fn token_from_cookie_header(header: &str, secure: bool) -> Option<&str> {
+    let wanted = cookie_name(secure);
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
 }
 
@@ -119,10 +136,27 @@ mod tests {
     #[test]
     fn the_session_token_is_found_among_other_cookies() {
         assert_eq!(
-            token_from_cookie_header("a=1; advicly_session=abc; b=2"),
+            token_from_cookie_header("a=1; advicly_session=abc; b=2", false),
             Some("abc")
         );
-        assert_eq!(token_from_cookie_header("a=1"), None);
+        assert_eq!(token_from_cookie_header("a=1", false), None);
+    }
+
+    #[test]
+    fn over_https_only_the_host_prefixed_cookie_is_a_session() {
+        let planted = "advicly_session=planted; __Host-advicly_session=real";
+        assert_eq!(token_from_cookie_header(planted, true), Some("real"));
+        assert_eq!(
+            token_from_cookie_header("advicly_session=planted", true),
+            None
+        );
+        let c = cookie(
+            &SessionToken("t".into()),
+            std::time::Duration::from_secs(60),
+            true,
+        );
+        assert!(c.starts_with("__Host-advicly_session=t; Path=/;") && !c.contains("Domain"));
+        assert!(clearing_cookie(true).starts_with("__Host-advicly_session=;"));
     }
 
     #[test]

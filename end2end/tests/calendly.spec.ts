@@ -46,6 +46,9 @@ async function book(request: APIRequestContext, host: string, title: string, inv
 }
 
 test("an adviser connects Calendly, sees bookings, cancels and reschedules arrive live, and disconnects", async ({ page, request }) => {
+  // Everything below runs under the pages' Content-Security-Policy: nothing may be refused.
+  const refused: string[] = [];
+  page.on("console", (m) => /Content Security Policy|Refused to/.test(m.text()) && refused.push(m.text()));
   await signUp(page, uniqueEmail());
   const calendlyEmail = uniqueEmail("host");
   await connectCalendly(page, calendlyEmail);
@@ -79,6 +82,7 @@ test("an adviser connects Calendly, sees bookings, cancels and reschedules arriv
   await page.getByRole("button", { name: "Disconnect" }).click();
   await expect(page.getByText("Calendly disconnected.")).toBeVisible();
   await expect(page.getByRole("button", { name: "Connect Calendly" })).toBeVisible();
+  expect(refused).toEqual([]);
 });
 
 test("two advisers signed in at once each see only their own meetings, live", async ({ browser, request }) => {

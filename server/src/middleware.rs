@@ -95,7 +95,9 @@ pub async fn guard_pages(State(state): State<AppState>, request: Request, next: 
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(backend::sessions::token_from_cookie_header)
+        .find_map(|h| {
+            backend::sessions::token_from_cookie_header(h, state.settings.secure_cookies())
+        })
         .map(str::to_owned);
     let signed_in = match token {
         Some(token) => {

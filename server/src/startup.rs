@@ -12,7 +12,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::{middleware, routes, sandbox};
+use crate::{csp, middleware, routes, sandbox};
 
 /// The axum state: Leptos' options for rendering plus Advicly's own state.
 #[derive(Clone, FromRef)]
@@ -128,15 +128,19 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &server_state,
             leptos_routes,
-            move || provide_context(context_state.clone()),
+            move || {
+                provide_context(context_state.clone());
+                csp::provide_nonce_from_request();
+            },
             {
                 let options = leptos_options.clone();
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<ServerState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            ServerState,
+            _,
+        >(csp::provide_nonce_from_request, app::shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::guard_pages,
@@ -144,6 +148,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csp::content_security_policy,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,5 +1,5 @@
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use backend::AppState;
 use http::{header, StatusCode};
 
@@ -15,8 +15,24 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`: Prometheus text format. With `APP_METRICS_TOKEN` set, only a scraper
+/// sending `Authorization: Bearer <token>` gets them (compared in constant time).
+pub async fn metrics(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
+    if let Some(expected) = &state.settings.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !backend::crypto::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return (
+                http::StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "Metrics need the scraper's token.",
+            )
+                .into_response();
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -24,4 +40,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
 }

@@ -47,7 +47,9 @@ impl FromRequestParts<ServerState> for SignedIn {
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(backend::sessions::token_from_cookie_header)
+            .find_map(|h| {
+                backend::sessions::token_from_cookie_header(h, app.settings.secure_cookies())
+            })
             .map(str::to_owned);
         let Some(token) = token else {
             return Err(NotSignedIn { wants_html }.into_response());

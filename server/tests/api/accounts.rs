@@ -217,7 +217,7 @@ async fn session_cookie_value(app: &crate::helpers::TestApp) -> String {
     use reqwest::cookie::CookieStore;
     let url: url::Url = app.address.parse().unwrap();
     let header = app.jar.cookies(&url).expect("cookies");
-    backend::sessions::token_from_cookie_header(header.to_str().unwrap())
+    backend::sessions::token_from_cookie_header(header.to_str().unwrap(), false)
         .expect("session cookie")
         .to_owned()
 }
