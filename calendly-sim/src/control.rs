@@ -349,6 +349,17 @@ struct SwitchChange {
     sign_retries_at_first_attempt: Option<bool>,
     #[serde(default)]
     minimal_refresh_responses: Option<bool>,
+    /// `{"api_fault": {"delay_ms": 20000, "status": 500}}`; `{}` clears it.
+    #[serde(default)]
+    api_fault: Option<ApiFaultChange>,
+}
+
+#[derive(Deserialize)]
+struct ApiFaultChange {
+    #[serde(default)]
+    delay_ms: u64,
+    #[serde(default)]
+    status: Option<u16>,
 }
 
 /// `POST /_sim/switches` with any of the three booleans → all switches as they now are.
@@ -362,6 +373,12 @@ async fn set_switches(State(sim): State<Simulator>, body: Result<Bytes, BytesRej
     }
     if let Some(on) = change.minimal_refresh_responses {
         sim.set_minimal_refresh_responses(on);
+    }
+    if let Some(fault) = change.api_fault {
+        sim.set_api_fault(
+            std::time::Duration::from_millis(fault.delay_ms),
+            fault.status,
+        );
     }
     switches(State(sim)).await
 }

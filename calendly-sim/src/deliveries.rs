@@ -38,6 +38,8 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
     /// Simulator time of the attempt.
     pub at: DateTime<Utc>,
+    /// How long the receiver took to answer (or to fail).
+    pub elapsed_ms: u64,
     /// The exact bytes POSTed (as text).
     pub body: String,
     /// The `Calendly-Webhook-Signature` header sent, if any.
@@ -351,6 +353,7 @@ impl Simulator {
             job.first_signature = signature.clone();
         }
         let timeout = self.config().delivery_timeout;
+        let started = std::time::Instant::now();
         let (status, error) = match self.take_failure(&job.url) {
             Some(FailureMode::Status(code)) => (Some(code), None),
             Some(FailureMode::Timeout) => {
@@ -374,6 +377,7 @@ impl Simulator {
             status,
             error,
             at,
+            elapsed_ms: started.elapsed().as_millis() as u64,
             body: job.body.to_string(),
             signature,
         };

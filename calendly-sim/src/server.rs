@@ -32,19 +32,39 @@ pub(crate) fn router(sim: Simulator) -> Router {
             get(scheduled_events::invitee),
         )
         .method_not_allowed_fallback(not_found)
-        .route_layer(middleware::from_fn_with_state(sim.clone(), authenticate));
+        .route_layer(middleware::from_fn_with_state(sim.clone(), authenticate))
+        .route_layer(middleware::from_fn_with_state(sim.clone(), api_fault));
     let auth_host = Router::new()
         .route("/oauth/authorize", get(consent::show).post(consent::decide))
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/oauth/introspect", post(oauth::introspect))
-        .method_not_allowed_fallback(not_found);
+        .method_not_allowed_fallback(not_found)
+        .route_layer(middleware::from_fn_with_state(sim.clone(), api_fault));
     Router::new()
         .merge(auth_host)
         .merge(api)
         .nest("/_sim", control::router())
         .fallback(not_found)
         .with_state(sim)
+}
+
+/// A slow or failing Calendly, as the runtime switches say (`Simulator::set_api_fault`).
+async fn api_fault(
+    State(sim): State<Simulator>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let switches = sim.switches();
+    if switches.api_delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(switches.api_delay_ms)).await;
+    }
+    if let Some(code) = switches.api_failure_status {
+        let status = axum::http::StatusCode::from_u16(code)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, axum::Json(serde_json::json!({"title": "Internal Server Error", "message": "The server encountered an unexpected condition."}))).into_response();
+    }
+    next.run(request).await
 }
 
 /// Unknown routes (and unknown methods on known ones): Calendly's 404 body.

@@ -1,6 +1,7 @@
 //! Behaviour switches tests flip while the simulator runs (the `SimConfig` is fixed at start).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,10 @@ pub struct RuntimeSwitches {
     /// A successful refresh answers only `access_token`, `refresh_token`, `token_type`,
     /// `created_at` and `scope` (no `owner`, `organization`, `expires_in`).
     pub minimal_refresh_responses: bool,
+    /// Every API and token request waits this long before it is handled (a slow Calendly).
+    pub api_delay_ms: u64,
+    /// Every API and token request is answered with this status (a failing Calendly).
+    pub api_failure_status: Option<u16>,
 }
 
 /// The switches behind the simulator's shared state; lock-free so any path may read them.
@@ -24,6 +29,9 @@ pub(crate) struct Switches {
     require_public_callback_url: AtomicBool,
     sign_retries_at_first_attempt: AtomicBool,
     minimal_refresh_responses: AtomicBool,
+    api_delay_ms: AtomicU64,
+    /// 0: none.
+    api_failure_status: AtomicU16,
 }
 
 impl Switches {
@@ -33,6 +41,8 @@ impl Switches {
             require_public_callback_url: AtomicBool::new(config.require_public_callback_url),
             sign_retries_at_first_attempt: AtomicBool::new(config.sign_retries_at_first_attempt),
             minimal_refresh_responses: AtomicBool::new(false),
+            api_delay_ms: AtomicU64::new(0),
+            api_failure_status: AtomicU16::new(0),
         }
     }
 }
@@ -45,6 +55,11 @@ impl Simulator {
             require_public_callback_url: s.require_public_callback_url.load(Ordering::SeqCst),
             sign_retries_at_first_attempt: s.sign_retries_at_first_attempt.load(Ordering::SeqCst),
             minimal_refresh_responses: s.minimal_refresh_responses.load(Ordering::SeqCst),
+            api_delay_ms: s.api_delay_ms.load(Ordering::SeqCst),
+            api_failure_status: match s.api_failure_status.load(Ordering::SeqCst) {
+                0 => None,
+                code => Some(code),
+            },
         }
     }
 
@@ -71,5 +86,15 @@ impl Simulator {
             .switches
             .minimal_refresh_responses
             .store(on, Ordering::SeqCst);
+    }
+
+    /// Makes Calendly slow (`delay` before each API and token request is handled) and/or
+    /// failing (every such request answered `status`, e.g. 500); `ZERO`/`None` turn it off.
+    pub fn set_api_fault(&self, delay: Duration, status: Option<u16>) {
+        let s = &self.inner.switches;
+        s.api_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+        s.api_failure_status
+            .store(status.unwrap_or(0), Ordering::SeqCst);
     }
 }

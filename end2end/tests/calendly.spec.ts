@@ -78,10 +78,17 @@ test("an adviser connects Calendly, sees bookings, cancels and reschedules arriv
   await page.getByRole("link", { name: "Calendar Connections" }).click();
   await expect(page.getByText(calendlyEmail)).toBeVisible();
   await waitForHydration(page);
-  page.once("dialog", (dialog) => dialog.accept());
+  // Dismissing the confirmation keeps the connection; accepting it disconnects.
+  const asked: string[] = [];
+  page.once("dialog", (dialog) => { asked.push(dialog.message()); void dialog.dismiss(); });
+  await page.getByRole("button", { name: "Disconnect" }).click();
+  await expect.poll(() => asked.length).toBe(1);
+  await expect(page.getByText(calendlyEmail)).toBeVisible();
+  page.once("dialog", (dialog) => { asked.push(dialog.message()); void dialog.accept(); });
   await page.getByRole("button", { name: "Disconnect" }).click();
   await expect(page.getByText("Calendly disconnected.")).toBeVisible();
   await expect(page.getByRole("button", { name: "Connect Calendly" })).toBeVisible();
+  expect(asked[1]).toContain("Disconnect Calendly?");
   expect(refused).toEqual([]);
 });
 

@@ -47,14 +47,31 @@ fn ConnectButton(#[prop(into)] label: String) -> impl IntoView {
     }
 }
 
+const DISCONNECT_QUESTION: &str =
+    "Disconnect Calendly? New bookings will stop appearing on your Meetings page. Past meetings are kept.";
+
+/// Asks before disconnecting. A handler of the hydrated page, not an inline `onsubmit`
+/// attribute: the Content-Security-Policy allows no inline script, so an inline handler would be
+/// blocked and the form would submit without asking.
 #[component]
 fn DisconnectButton() -> impl IntoView {
+    let confirm = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        if !window()
+            .confirm_with_message(DISCONNECT_QUESTION)
+            .unwrap_or(false)
+        {
+            ev.prevent_default();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, DISCONNECT_QUESTION);
+    };
     view! {
         <form
             method="post"
             action="/api/calendly/disconnect"
             class="inline"
-            onsubmit="return confirm('Disconnect Calendly? New bookings will stop appearing on your Meetings page. Past meetings are kept.')"
+            on:submit=confirm
         >
             <button type="submit" class="danger">"Disconnect"</button>
         </form>

@@ -34,6 +34,38 @@ type TokenRow = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
 /// A usable access token for the adviser, refreshed first if it is about to expire.
 pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
+    readable(state, user, stored_or_refreshed(state, user).await).await
+}
+
+/// A stored token that no longer decrypts (`APP_ENCRYPTION_KEY` changed, or the format did)
+/// can never work again: the connection becomes "needs reconnect" once, with one clear log
+/// line, instead of every call failing with the same error forever.
+async fn readable<T>(
+    state: &AppState,
+    user: AdviserId,
+    result: Result<T, TokenError>,
+) -> Result<T, TokenError> {
+    let Err(TokenError::Crypto(err)) = result else {
+        return result;
+    };
+    tracing::error!(
+        user_id = user.0,
+        error = %err,
+        "stored Calendly tokens cannot be decrypted with APP_ENCRYPTION_KEY: connection needs reconnect"
+    );
+    sqlx::query(
+        "UPDATE calendar_connections SET status = $1, updated_at = $2 WHERE user_id = $3 AND status = $4",
+    )
+    .bind(ConnectionStatus::NeedsReconnect.as_str())
+    .bind(state.clock.now_ms())
+    .bind(user.0)
+    .bind(ConnectionStatus::Connected.as_str())
+    .execute(state.db.pool())
+    .await?;
+    Err(TokenError::NeedsReconnect)
+}
+
+async fn stored_or_refreshed(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
     let row: Option<TokenRow> = sqlx::query_as(
         "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
     )
@@ -72,7 +104,7 @@ where
     let used = token.expose_secret().to_owned();
     let result = match call(token).await {
         Err(calendly::Error::Unauthorized { .. }) => {
-            let token = refresh(state, user, Some(&used)).await?;
+            let token = readable(state, user, refresh(state, user, Some(&used)).await).await?;
             call(token).await
         }
         other => other,

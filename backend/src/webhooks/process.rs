@@ -208,15 +208,31 @@ async fn apply(
     Ok(Some(applied.seq))
 }
 
-/// Applies stored deliveries that could not be applied when they arrived (up to 10 attempts).
+/// Attempts made every round before a failing delivery is retried on a slower schedule.
+const QUICK_ATTEMPTS: i64 = 10;
+
+/// When a delivery that failed its `attempts`-th time is tried again (ms from now): at the next
+/// round for the first [`QUICK_ATTEMPTS`], then after 5 minutes, doubling up to 6 hours. It is
+/// never given up: the Calendar Connections page shows it as not applied yet.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    if attempts < QUICK_ATTEMPTS {
+        return 0;
+    }
+    let doublings = (attempts - QUICK_ATTEMPTS).min(16) as u32;
+    (5 * 60 * 1000_i64 << doublings).min(6 * 3600 * 1000)
+}
+
+/// Applies stored deliveries that could not be applied when they arrived.
 pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
-    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-        "SELECT id, user_id, body FROM webhook_deliveries WHERE status IN ('pending', 'failed') AND attempts < 10 ORDER BY id LIMIT 100",
+    let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, user_id, body, attempts FROM webhook_deliveries WHERE status IN ('pending', 'failed') \
+         AND COALESCE(next_attempt_at, 0) <= $1 ORDER BY id LIMIT 100",
     )
+    .bind(state.clock.now_ms())
     .fetch_all(state.db.pool())
     .await?;
     let mut done = 0;
-    for (id, user_id, body) in rows {
+    for (id, user_id, body, attempts) in rows {
         let user = AdviserId(user_id);
         let now = state.clock.now_ms();
         // Marking the row done comes first: on PostgreSQL it locks the row, so another instance
@@ -252,8 +268,14 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
             }
             Err(err) => {
                 tracing::warn!(delivery = id, error = %err, "re-applying a stored delivery failed");
-                sqlx::query("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, error = $1 WHERE id = $2")
+                state.metrics.inc(
+                    "webhook_reapply_failures_total",
+                    "Stored deliveries that failed to apply again (retried later, never dropped).",
+                    &[],
+                );
+                sqlx::query("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, error = $1, next_attempt_at = $2 WHERE id = $3")
                     .bind(err.reason())
+                    .bind(now + retry_delay_ms(attempts + 1))
                     .bind(id)
                     .execute(state.db.pool())
                     .await?;
@@ -261,4 +283,18 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay_ms;
+
+    #[test]
+    fn a_failing_delivery_is_retried_every_round_then_more_slowly_but_never_dropped() {
+        assert_eq!(retry_delay_ms(1), 0);
+        assert_eq!(retry_delay_ms(9), 0);
+        assert_eq!(retry_delay_ms(10), 5 * 60 * 1000);
+        assert_eq!(retry_delay_ms(11), 10 * 60 * 1000);
+        assert_eq!(retry_delay_ms(1_000), 6 * 3600 * 1000);
+    }
 }

@@ -247,6 +247,26 @@ on_both_databases! {
 }
 
 on_both_databases! {
+    async fn tokens_that_no_longer_decrypt_make_the_connection_need_a_reconnect_once(app) {
+        let cal = app.calendly_user("Kit Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        // As after APP_ENCRYPTION_KEY changed: the stored ciphertexts are someone else's.
+        sqlx::query("UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $1")
+            .bind(vec![7u8; 60])
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+        let user = backend::accounts::AdviserId(1);
+        let err = backend::connections::access_token(&app.state, user).await.unwrap_err();
+        assert!(matches!(err, backend::connections::TokenError::NeedsReconnect), "{err:?}");
+        assert_eq!(app.connection_status(&adviser).await["status"], "needs_reconnect");
+        let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Reconnect"));
+    }
+}
+
+on_both_databases! {
     async fn a_revoked_grant_marks_the_connection_needs_reconnect(app) {
         let cal = app.calendly_user("Max Host", None);
         let adviser = app.new_adviser().await;
