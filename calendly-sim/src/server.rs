@@ -56,6 +56,18 @@ async fn api_fault(
     next: middleware::Next,
 ) -> Response {
     let switches = sim.switches();
+    if request.uri().path() == "/oauth/token" && switches.token_delay_ms > 0 {
+        // Handled after the delay even if the client has gone: the request was sent. Spawned so
+        // that the client going away does not cancel it.
+        let delay = std::time::Duration::from_millis(switches.token_delay_ms);
+        let handled = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        });
+        return handled
+            .await
+            .unwrap_or_else(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     if switches.api_delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(switches.api_delay_ms)).await;
     }

@@ -22,6 +22,9 @@ pub struct RuntimeSwitches {
     pub api_delay_ms: u64,
     /// Every API and token request is answered with this status (a failing Calendly).
     pub api_failure_status: Option<u16>,
+    /// Token requests only (`/oauth/token`) wait this long, after the request is read and
+    /// before it is handled: a client that gives up meanwhile still spends its refresh token.
+    pub token_delay_ms: u64,
 }
 
 /// The switches behind the simulator's shared state; lock-free so any path may read them.
@@ -32,6 +35,7 @@ pub(crate) struct Switches {
     api_delay_ms: AtomicU64,
     /// 0: none.
     api_failure_status: AtomicU16,
+    token_delay_ms: AtomicU64,
 }
 
 impl Switches {
@@ -43,6 +47,7 @@ impl Switches {
             minimal_refresh_responses: AtomicBool::new(false),
             api_delay_ms: AtomicU64::new(0),
             api_failure_status: AtomicU16::new(0),
+            token_delay_ms: AtomicU64::new(0),
         }
     }
 }
@@ -60,6 +65,7 @@ impl Simulator {
                 0 => None,
                 code => Some(code),
             },
+            token_delay_ms: s.token_delay_ms.load(Ordering::SeqCst),
         }
     }
 
@@ -86,6 +92,14 @@ impl Simulator {
             .switches
             .minimal_refresh_responses
             .store(on, Ordering::SeqCst);
+    }
+
+    /// Token requests wait `delay` before they are handled (`ZERO` turns it off).
+    pub fn set_token_delay(&self, delay: Duration) {
+        self.inner
+            .switches
+            .token_delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Makes Calendly slow (`delay` before each API and token request is handled) and/or

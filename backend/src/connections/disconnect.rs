@@ -21,10 +21,20 @@ const INLINE_CLEANUP_BUDGET: Duration = Duration::from_secs(8);
 pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
     let job_id = disconnect_locally(state, user).await?;
     if let Some(id) = job_id {
-        match tokio::time::timeout(INLINE_CLEANUP_BUDGET, run_job(state, id)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
+        // The clean-up runs as a task of its own: when the page stops waiting it carries on,
+        // so a token refresh Calendly has answered is never cut off before its rotated pair is
+        // saved with the job (the old refresh token is already spent by then).
+        let job = tokio::spawn({
+            let state = state.clone();
+            async move { run_job(&state, id).await }
+        });
+        match tokio::time::timeout(INLINE_CLEANUP_BUDGET, job).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => {
                 tracing::warn!(error = %err, "remote clean-up failed; will retry in the background")
+            }
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "remote clean-up task failed; will retry in the background")
             }
             Err(_) => {
                 tracing::warn!("Calendly is slow; remote clean-up continues in the background")
