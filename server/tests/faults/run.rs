@@ -46,6 +46,11 @@ pub struct Report {
     pub outage_answer_max_ms: u64,
     pub outage_answers: Vec<u16>,
     pub recoveries: Vec<(String, Duration)>,
+    /// A Meetings page's live stream, open through the database outage: how soon after the
+    /// database came back it delivered a new booking (`None`: it never did).
+    pub live_caught_up: Option<Duration>,
+    /// Whether that stream had to be reopened (as the browser does) rather than surviving.
+    pub live_reopened: bool,
     pub settled_in: Duration,
     pub lost: usize,
     pub duplicated: usize,
@@ -71,6 +76,12 @@ impl Report {
             "a delivery waited {} ms for its answer while the database was away",
             self.outage_answer_max_ms
         );
+        if self.store == Some(Store::Postgres) {
+            assert!(
+                self.live_caught_up.is_some(),
+                "a live Meetings page did not catch up after the database outage"
+            );
+        }
         assert!(
             self.outage_answers.iter().all(|s| *s == 503),
             "while the database was away deliveries must get 503: {:?}",
@@ -106,6 +117,13 @@ impl fmt::Display for Report {
         )?;
         for (what, took) in &self.recoveries {
             writeln!(f, "  recovery after {what}: {took:.1?} (from the end of the fault until a new booking is stored)")?;
+        }
+        if let Some(took) = self.live_caught_up {
+            writeln!(
+                f,
+                "  a live Meetings page open through the outage showed a new booking {took:.1?} after the database came back ({})",
+                if self.live_reopened { "its stream was reopened" } else { "on the same stream" }
+            )?;
         }
         writeln!(f, "  settled {:.1?} after the last fault", self.settled_in)?;
         writeln!(
@@ -390,7 +408,8 @@ impl World {
     async fn workload(&mut self, plan: &Plan) {
         let n = plan.deliveries;
         let mut next_fault = 0;
-        while self.report.deliveries_caused < n {
+        // Every fault happens, even when an earlier one's busy phase overshot the total.
+        while self.report.deliveries_caused < n || next_fault < 4 {
             let progress = self.report.deliveries_caused * 100 / n.max(1);
             if next_fault < 4 && progress >= [15, 35, 55, 75][next_fault] {
                 let fault = next_fault;
@@ -523,13 +542,16 @@ impl World {
         match fault {
             0 => self.kill_and_restart(0).await,
             1 => {
-                let Some(relay) = &self.relay else {
+                if self.relay.is_none() {
                     return; // SQLite: the database is a local file
-                };
+                }
+                // A Meetings page open through the outage: it must catch up on its own.
+                let mut page = LivePage::open(&self.advisers[0], &self.instances[0].url).await;
+                let relay = self.relay.as_ref().unwrap();
                 relay.cut();
                 let until = Instant::now() + plan.outage;
                 while Instant::now() < until {
-                    for _ in 0..20 {
+                    for _ in 0..6 {
                         self.step().await;
                     }
                     if let Some((status, ms)) = self.replay(true).await {
@@ -539,10 +561,25 @@ impl World {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 self.relay.as_ref().unwrap().restore();
-                let took = self.probe_recovery(0).await;
+                let back = Instant::now();
+                let (took, probe) = self.probe(0).await;
                 self.report
                     .recoveries
                     .push((format!("the database was away for {:?}", plan.outage), took));
+                let caught_up = match probe {
+                    Some(meeting) => {
+                        page.change_of(
+                            meeting,
+                            &self.advisers[0],
+                            &self.instances[0].url,
+                            Duration::from_secs(30),
+                        )
+                        .await
+                    }
+                    None => None,
+                };
+                self.report.live_caught_up = caught_up.map(|_| back.elapsed());
+                self.report.live_reopened = page.reopened;
             }
             2 if self.instances.len() > 1 => self.kill_and_restart(1).await,
             2 => {}
@@ -584,6 +621,11 @@ impl World {
 
     /// Books for an adviser served by `instance`; how long until the meeting is stored.
     async fn probe_recovery(&mut self, instance: usize) -> Duration {
+        self.probe(instance).await.0
+    }
+
+    /// As [`World::probe_recovery`], with the stored meeting's id.
+    async fn probe(&mut self, instance: usize) -> (Duration, Option<i64>) {
         let started = Instant::now();
         let a = self
             .advisers
@@ -603,12 +645,12 @@ impl World {
                     .fetch_optional(&mut conn)
                     .await
                     .unwrap_or(None);
-            if found.is_some() {
-                break;
+            if let Some((id,)) = found {
+                return (started.elapsed(), Some(id));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        started.elapsed()
+        (started.elapsed(), None)
     }
 
     /// Compares the database with the ledger; true when it holds exactly what happened.
@@ -781,5 +823,83 @@ impl World {
         r.answered_503 = attempts.iter().filter(|a| a.status == Some(503)).count();
         r.no_answer = attempts.iter().filter(|a| a.status.is_none()).count();
         r.longest_answer_ms = attempts.iter().map(|a| a.elapsed_ms).max().unwrap_or(0);
+    }
+}
+
+/// A Meetings page's live stream (`/api/meetings/stream`), read as the browser's EventSource
+/// does: when the server ends it, it is reopened with `Last-Event-ID`.
+struct LivePage {
+    response: Option<reqwest::Response>,
+    buffer: String,
+    last_id: Option<String>,
+    reopened: bool,
+}
+
+impl LivePage {
+    async fn open(adviser: &Adviser, base: &str) -> LivePage {
+        let mut page = LivePage {
+            response: None,
+            buffer: String::new(),
+            last_id: None,
+            reopened: false,
+        };
+        page.connect(adviser, base).await;
+        page
+    }
+
+    async fn connect(&mut self, adviser: &Adviser, base: &str) {
+        let mut request = adviser
+            .client
+            .get(format!("{base}/api/meetings/stream"))
+            .header("accept", "text/event-stream")
+            .timeout(Duration::from_secs(3600));
+        if let Some(id) = &self.last_id {
+            request = request.header("last-event-id", id.clone());
+        }
+        self.response = request.send().await.ok().filter(|r| r.status() == 200);
+    }
+
+    /// Waits for a `change` event naming `meeting`, reopening the stream when it ends.
+    async fn change_of(
+        &mut self,
+        meeting: i64,
+        adviser: &Adviser,
+        base: &str,
+        max: Duration,
+    ) -> Option<()> {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                for line in block.lines() {
+                    if let Some(id) = line.strip_prefix("id:") {
+                        self.last_id = Some(id.trim().to_owned());
+                    }
+                }
+                let names_it = block.lines().any(|l| {
+                    l.strip_prefix("data:")
+                        .is_some_and(|d| d.trim().split(',').any(|id| id == meeting.to_string()))
+                });
+                if names_it {
+                    return Some(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            let chunk = match self.response.as_mut() {
+                Some(r) => tokio::time::timeout_at(deadline, r.chunk()).await.ok()?,
+                None => Ok(None),
+            };
+            match chunk {
+                Ok(Some(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => {
+                    // Ended or refused: the browser reopens after a pause.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    self.reopened = true;
+                    self.connect(adviser, base).await;
+                }
+            }
+        }
     }
 }
