@@ -46,7 +46,8 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
 
 /// The local half, in one transaction; the clean-up job's id if there is remote work to do.
 /// Waits for a subscription check or token refresh of this adviser in progress (in this
-/// process: their locks; across instances: the row lock a refresh holds on PostgreSQL), so the
+/// process: their locks; a refresh on another instance that finishes after this finds the
+/// connection gone and revokes what it got), so the
 /// tokens and subscription it hands to the clean-up job are the latest ones.
 async fn disconnect_locally(state: &AppState, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
     let subscription_lock = state.subscription_locks.for_key(user.0);

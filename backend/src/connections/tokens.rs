@@ -1,7 +1,8 @@
 //! Access tokens that are always fresh. Refresh tokens are single-use (calendly-api.md §1.5), so
-//! a refresh is single-flight per adviser: an in-process lock plus, on PostgreSQL, a row lock
-//! (`FOR UPDATE`) so several instances never spend the same refresh token. The rotated token is
-//! saved in the same transaction. Only `invalid_grant` means "needs reconnect".
+//! a refresh is single-flight per adviser: an in-process lock plus a short lease on the
+//! connection row, so several instances never spend the same refresh token, and no connection
+//! or lock is held while Calendly answers. The rotated pair is saved the moment it arrives.
+//! Only `invalid_grant` means "needs reconnect".
 
 use std::future::Future;
 
@@ -10,7 +11,6 @@ use calendly::secrets::{AccessToken, RefreshToken};
 use super::store::ConnectionStatus;
 use crate::accounts::AdviserId;
 use crate::crypto::secret_context;
-use crate::db::DbKind;
 use crate::AppState;
 
 /// Refresh when the access token has less than this left.
@@ -28,6 +28,9 @@ pub enum TokenError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::DecryptError),
+    /// Another instance is refreshing this adviser's tokens and has not finished yet.
+    #[error("another instance is refreshing Calendly's tokens; try again shortly")]
+    RefreshInProgress,
 }
 
 type TokenRow = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
@@ -135,12 +138,18 @@ fn check_status(status: &str) -> Result<(), TokenError> {
     }
 }
 
+/// How long a refresh lease lasts: longer than any refresh takes (Calendly's answer is bounded
+/// by the client's timeout), short enough that a killed instance's lease soon expires.
+const REFRESH_LEASE_MS: i64 = 30_000;
+/// How long a refresh waits for another instance's refresh of the same tokens to finish.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Refreshes unless another task (or instance) already did since `rejected` was read.
 ///
-/// PostgreSQL (several instances): the connection row is locked `FOR UPDATE` for the whole
-/// refresh. SQLite (one instance): the in-process lock is enough, and no transaction is held
-/// across the call to Calendly (it would block every other writer); the rotated tokens are
-/// saved by one atomic UPDATE.
+/// Single-flight without holding a database connection or row lock while Calendly answers (a
+/// slow Calendly must not pin a connection, nor an outage cut a transaction holding the rotated
+/// pair): an in-process lock, and across instances a short lease on the connection row taken
+/// by a conditional UPDATE. The rotated pair is saved as soon as Calendly answers.
 async fn refresh(
     state: &AppState,
     user: AdviserId,
@@ -148,45 +157,95 @@ async fn refresh(
 ) -> Result<AccessToken, TokenError> {
     let lock = state.locks.for_key(user.0);
     let _guard = lock.lock().await;
-    match state.db.kind() {
-        DbKind::Postgres => {
-            let mut tx = state.db.begin_write().await?;
-            let result = refresh_on(state, &mut tx, user, rejected, " FOR UPDATE").await;
-            // Only the success and invalid_grant paths wrote anything; both must stick.
-            tx.commit().await?;
-            result
+    let waited = std::time::Instant::now();
+    loop {
+        if let Some(token) = usable_token(state, user, rejected).await? {
+            return Ok(token);
         }
-        DbKind::Sqlite => {
-            let mut conn = state.db.pool().acquire().await?;
-            refresh_on(state, &mut conn, user, rejected, "").await
+        if claim_refresh_lease(state, user).await? {
+            break;
         }
+        if waited.elapsed() > REFRESH_WAIT {
+            return Err(TokenError::RefreshInProgress);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    // Another instance may have finished just before the lease was ours.
+    let (result, released) = match usable_token(state, user, rejected).await {
+        Ok(Some(token)) => (Ok(token), false),
+        Ok(None) => {
+            let refreshed = refresh_leased(state, user).await;
+            let saved = refreshed.is_ok();
+            (refreshed, saved) // saving the rotated pair released the lease
+        }
+        Err(err) => (Err(err), false),
+    };
+    if !released {
+        let _ = sqlx::query(
+            "UPDATE calendar_connections SET refresh_lease_until = NULL WHERE user_id = $1",
+        )
+        .bind(user.0)
+        .execute(state.db.pool())
+        .await;
+    }
+    result
 }
 
-async fn refresh_on(
+/// The stored access token, if it is good for a while yet and is not the one Calendly rejected.
+async fn usable_token(
     state: &AppState,
-    conn: &mut sqlx::AnyConnection,
     user: AdviserId,
     rejected: Option<&str>,
-    lock_clause: &str,
-) -> Result<AccessToken, TokenError> {
-    let key = &state.settings.encryption_key;
-    let row: Option<TokenRow> = sqlx::query_as(&format!(
-        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1{lock_clause}"
-    ))
+) -> Result<Option<AccessToken>, TokenError> {
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
+    )
     .bind(user.0)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(state.db.pool())
     .await?;
-    let (status, access, refresh_enc, expires_at) = row.ok_or(TokenError::NotConnected)?;
+    let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
-    let now = state.clock.now_ms();
     if let (Some(access), Some(expires_at)) = (&access, expires_at) {
-        let current = key.decrypt(access, &secret_context("access_token", user.0))?;
-        let still_good = expires_at - EXPIRY_MARGIN_MS > now;
-        if still_good && rejected != Some(current.as_str()) {
-            return Ok(AccessToken::new(current));
+        let current = state
+            .settings
+            .encryption_key
+            .decrypt(access, &secret_context("access_token", user.0))?;
+        if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms()
+            && rejected != Some(current.as_str())
+        {
+            return Ok(Some(AccessToken::new(current)));
         }
     }
+    Ok(None)
+}
+
+/// Takes the refresh lease unless another instance holds it.
+async fn claim_refresh_lease(state: &AppState, user: AdviserId) -> Result<bool, sqlx::Error> {
+    let now = state.clock.now_ms();
+    let claimed = sqlx::query(
+        "UPDATE calendar_connections SET refresh_lease_until = $1 WHERE user_id = $2 AND status = 'connected' \
+         AND (refresh_lease_until IS NULL OR refresh_lease_until <= $3)",
+    )
+    .bind(now + REFRESH_LEASE_MS)
+    .bind(user.0)
+    .bind(now)
+    .execute(state.db.pool())
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// The refresh itself, under the lease; every write releases it.
+async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
+    let key = &state.settings.encryption_key;
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(state.db.pool())
+    .await?;
+    let (status, _, refresh_enc, _) = row.ok_or(TokenError::NotConnected)?;
+    check_status(&status)?;
+    let now = state.clock.now_ms();
     if let Err(wait) = state.limits.take_token_request(user.0, now) {
         tracing::warn!(
             user_id = user.0,
@@ -211,19 +270,8 @@ async fn refresh_on(
             // The old refresh token died the moment Calendly answered: the new pair is saved
             // before anything else can fail. Fields a refresh answer may leave out keep their
             // stored values; a changed organization is taken over.
-            let saved = sqlx::query(
-                "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4, \
-                 organization_uri = COALESCE($6, organization_uri) WHERE user_id = $5 AND status = 'connected'",
-            )
-            .bind(key.encrypt(tokens.access_token.expose_secret(), &secret_context("access_token", user.0)))
-            .bind(key.encrypt(tokens.refresh_token.expose_secret(), &secret_context("refresh_token", user.0)))
-            .bind(now + tokens.expires_in * 1000)
-            .bind(now)
-            .bind(user.0)
-            .bind(tokens.organization.as_ref().map(|o| o.as_str().to_owned()))
-            .execute(&mut *conn)
-            .await?;
-            if saved.rows_affected() != 1 {
+            let saved = save_rotated(state, user, &tokens, now).await?;
+            if !saved {
                 // Disconnected meanwhile: these fresh tokens must not outlive the connection.
                 let _ = state
                     .calendly
@@ -242,12 +290,12 @@ async fn refresh_on(
         }
         Err(err) if err.is_invalid_grant() => {
             sqlx::query(
-                "UPDATE calendar_connections SET status = $1, updated_at = $2 WHERE user_id = $3",
+                "UPDATE calendar_connections SET status = $1, updated_at = $2, refresh_lease_until = NULL WHERE user_id = $3",
             )
             .bind(ConnectionStatus::NeedsReconnect.as_str())
             .bind(now)
             .bind(user.0)
-            .execute(&mut *conn)
+            .execute(state.db.pool())
             .await?;
             tracing::warn!(
                 user_id = user.0,
@@ -259,6 +307,54 @@ async fn refresh_on(
         Err(err) => {
             outcome("error");
             Err(err.into())
+        }
+    }
+}
+
+/// Saves a rotated pair (and releases the lease): `false` when the adviser disconnected
+/// meanwhile. The old refresh token died when Calendly answered, so a failing database is
+/// retried for a while before the pair is given up.
+async fn save_rotated(
+    state: &AppState,
+    user: AdviserId,
+    tokens: &calendly::oauth::TokenSet,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let key = &state.settings.encryption_key;
+    let access = key.encrypt(
+        tokens.access_token.expose_secret(),
+        &secret_context("access_token", user.0),
+    );
+    let refresh = key.encrypt(
+        tokens.refresh_token.expose_secret(),
+        &secret_context("refresh_token", user.0),
+    );
+    let organization = tokens.organization.as_ref().map(|o| o.as_str().to_owned());
+    let mut attempt = 0;
+    loop {
+        let saved = sqlx::query(
+            "UPDATE calendar_connections SET access_token_enc = $1, refresh_token_enc = $2, access_expires_at = $3, updated_at = $4, \
+             organization_uri = COALESCE($6, organization_uri), refresh_lease_until = NULL WHERE user_id = $5 AND status = 'connected'",
+        )
+        .bind(&access)
+        .bind(&refresh)
+        .bind(now + tokens.expires_in * 1000)
+        .bind(now)
+        .bind(user.0)
+        .bind(organization.as_deref())
+        .execute(state.db.pool())
+        .await;
+        match saved {
+            Ok(done) => return Ok(done.rows_affected() == 1),
+            Err(err) if attempt < 20 => {
+                attempt += 1;
+                tracing::warn!(user_id = user.0, error = %err, attempt, "saving rotated Calendly tokens failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(500 * attempt.min(6))).await;
+            }
+            Err(err) => {
+                tracing::error!(user_id = user.0, error = %err, "rotated Calendly tokens could not be saved: the adviser will need to reconnect");
+                return Err(err);
+            }
         }
     }
 }

@@ -426,3 +426,52 @@ on_both_databases! {
         app.sim.set_token_delay(Duration::ZERO);
     }
 }
+
+on_both_databases! {
+    async fn two_instances_refreshing_at_once_spend_the_refresh_token_once(app) {
+        let cal = app.calendly_user("Uli Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let other = app.second_instance().await;
+        app.clock.advance(Duration::from_secs(3 * 3600));
+        other.clock.advance(Duration::from_secs(3 * 3600));
+        app.sim.advance_clock(chrono::Duration::hours(3));
+        app.sim.set_token_delay(Duration::from_millis(500));
+        let user = backend::accounts::AdviserId(1);
+        let (a, b) = tokio::join!(
+            backend::connections::access_token(&app.state, user),
+            backend::connections::access_token(&other.state, user),
+        );
+        app.sim.set_token_delay(Duration::ZERO);
+        let (a, b) = (a.expect("first instance"), b.expect("second instance"));
+        assert_eq!(a.expose_secret(), b.expose_secret(), "one refresh served both instances");
+        assert_eq!(app.connection_status(&adviser).await["status"], "connected");
+    }
+}
+
+on_both_databases! {
+    async fn a_refresh_holds_no_database_connection_while_calendly_answers(app) {
+        let cal = app.calendly_user("Vi Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        app.clock.advance(Duration::from_secs(3 * 3600));
+        app.sim.advance_clock(chrono::Duration::hours(3));
+        app.sim.set_token_delay(Duration::from_secs(4));
+        let state = app.state.clone();
+        let refresh = tokio::spawn(async move {
+            backend::connections::access_token(&state, backend::accounts::AdviserId(1)).await
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Every shared connection can be had while the refresh waits for Calendly.
+        let pool = app.state.db.pool();
+        let mut held = Vec::new();
+        for _ in 0..pool.options().get_max_connections() {
+            let conn = tokio::time::timeout(Duration::from_millis(1500), pool.acquire()).await;
+            held.push(conn.expect("a connection is held across the call to Calendly").unwrap());
+        }
+        drop(held);
+        app.sim.set_token_delay(Duration::ZERO);
+        assert!(refresh.await.unwrap().is_ok());
+        assert_eq!(app.connection_status(&adviser).await["status"], "connected");
+    }
+}
