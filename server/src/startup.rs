@@ -105,13 +105,33 @@ impl Application {
     }
 }
 
+/// The built-in site options when there is no `Leptos.toml` (a test checks they equal it).
+pub const OUTPUT_NAME: &str = "advicly";
+pub const SITE_PKG_DIR: &str = "pkg";
+
+/// The Leptos site options: `Leptos.toml` (or the file `LEPTOS_CONFIG` names) with `LEPTOS_*`
+/// variables layered over it; without the file, the same values built in. The listen address is
+/// always the resolved one (port 0 becomes the real port).
 fn leptos_options(settings: &Settings) -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("advicly")
-        .site_root(settings.site_root.as_str())
-        .site_pkg_dir("pkg")
-        .site_addr(settings.site_addr)
-        .build()
+    let path = std::env::var("LEPTOS_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+    let from_file = match leptos::config::get_configuration(Some(&path)) {
+        Ok(conf) => Some(conf.leptos_options),
+        Err(leptos::config::errors::LeptosConfigError::ConfigNotFound) => None,
+        Err(err) => {
+            tracing::warn!(path = %path, error = %err, "Leptos.toml could not be read; using built-in site options");
+            None
+        }
+    };
+    let mut options = from_file.unwrap_or_else(|| {
+        LeptosOptions::builder()
+            .output_name(OUTPUT_NAME)
+            .site_root(settings.site_root.as_str())
+            .site_pkg_dir(SITE_PKG_DIR)
+            .site_addr(settings.site_addr)
+            .build()
+    });
+    options.site_addr = settings.site_addr;
+    options
 }
 
 pub fn router(state: AppState) -> Router {
