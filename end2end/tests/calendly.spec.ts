@@ -118,6 +118,19 @@ test("two advisers signed in at once each see only their own meetings, live", as
   await bobContext.close();
 });
 
+test("the sandbox form comes prefilled, so the first test booking is one click", async ({ page }) => {
+  await signUp(page, uniqueEmail());
+  await connectCalendly(page, uniqueEmail("host"));
+  await page.goto("/sandbox");
+  await waitForHydration(page);
+  await expect(page.getByLabel("Invitee name")).toHaveValue("Alex Morgan");
+  await expect(page.getByLabel(/^Start/)).toHaveValue(/T10:00$/);
+  await page.getByRole("button", { name: "Book meeting" }).click();
+  await expect(page.getByText("Alex Morgan")).toBeVisible();
+  await page.goto("/meetings");
+  await expect(page.getByText("Alex Morgan")).toBeVisible();
+});
+
 test("the sandbox page books a meeting that shows up on Meetings", async ({ page }) => {
   await signUp(page, uniqueEmail());
   await connectCalendly(page, uniqueEmail("host"));

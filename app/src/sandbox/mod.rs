@@ -23,6 +23,9 @@ pub struct SandboxView {
     /// The simulated Calendly account meetings are booked with (the adviser's connection).
     pub host: Option<String>,
     pub timezone: String,
+    /// The booking form's suggested start: the next working day at 10:00 in `timezone`, as a
+    /// `datetime-local` value, so the first test booking is one click.
+    pub suggested_start: String,
     pub bookings: Vec<SandboxBooking>,
 }
 
@@ -73,6 +76,46 @@ mod server {
             .ok_or_else(|| AppError::Invalid("That time does not exist in this timezone.".into()))
     }
 
+    /// The next working day (Monday to Friday) after `now`, at 10:00 in `timezone`, as a
+    /// `datetime-local` value ("2026-12-03T10:00").
+    pub fn next_working_day_at_ten(now: chrono::DateTime<chrono::Utc>, timezone: &str) -> String {
+        use chrono::Datelike;
+        let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+        let mut day = now.with_timezone(&tz).date_naive();
+        loop {
+            day = day.succ_opt().unwrap_or(day);
+            if !matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+                return format!("{}T10:00", day.format("%Y-%m-%d"));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::next_working_day_at_ten;
+        use chrono::TimeZone;
+
+        #[test]
+        fn the_suggested_start_is_the_next_working_day_at_ten_in_the_hosts_zone() {
+            let wednesday = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 15, 0, 0).unwrap();
+            assert_eq!(
+                next_working_day_at_ten(wednesday, "Europe/London"),
+                "2026-12-03T10:00"
+            );
+            let friday = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap();
+            assert_eq!(
+                next_working_day_at_ten(friday, "Europe/London"),
+                "2026-12-07T10:00"
+            );
+            // Late Sunday in UTC is already Monday in Tokyo: the next working day is Tuesday.
+            let sunday_night = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 20, 0, 0).unwrap();
+            assert_eq!(
+                next_working_day_at_ten(sunday_night, "Asia/Tokyo"),
+                "2026-12-08T10:00"
+            );
+        }
+    }
+
     /// Only bookings with this adviser's own Calendly account may be changed from their page.
     pub async fn owns_invitee(
         state: &backend::AppState,
@@ -119,6 +162,7 @@ pub async fn sandbox_overview() -> Result<SandboxView, AppError> {
         return Ok(SandboxView {
             host: None,
             timezone: "UTC".into(),
+            suggested_start: String::new(),
             bookings: Vec::new(),
         });
     };
@@ -173,6 +217,7 @@ pub async fn sandbox_overview() -> Result<SandboxView, AppError> {
     }
     Ok(SandboxView {
         host: Some(host.name),
+        suggested_start: server::next_working_day_at_ten(chrono::Utc::now(), &host.timezone),
         timezone: host.timezone,
         bookings,
     })

@@ -44,13 +44,13 @@ pub fn SandboxPage() -> impl IntoView {
                             <h2>{format!("Book a meeting with {}", view.host.clone().unwrap_or_default())}</h2>
                             <ActionForm action=book attr:class="stack">
                                 <label for="sb-name">"Invitee name"</label>
-                                <input id="sb-name" name="name" type="text" required/>
+                                <input id="sb-name" name="name" type="text" value="Alex Morgan" required/>
                                 <label for="sb-email">"Invitee email"</label>
-                                <input id="sb-email" name="email" type="email" required/>
+                                <input id="sb-email" name="email" type="email" value="alex.morgan@example.com" required/>
                                 <label for="sb-title">"Meeting"</label>
                                 <input id="sb-title" name="title" type="text" value="30 Minute Meeting"/>
                                 <label for="sb-start">{format!("Start ({})", view.timezone)}</label>
-                                <input id="sb-start" name="start" type="datetime-local" required/>
+                                <input id="sb-start" name="start" type="datetime-local" value=view.suggested_start.clone() required/>
                                 <label for="sb-minutes">"Duration (minutes)"</label>
                                 <input id="sb-minutes" name="minutes" type="number" min="5" max="480" value="30"/>
                                 {move || error_of(book.value().get()).map(|e| view! { <p class="error" role="alert">{e}</p> })}
