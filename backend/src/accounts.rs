@@ -245,7 +245,16 @@ pub async fn sign_in(
                 email: email.0,
             })
         }
-        _ => Err(AccountError::InvalidCredentials),
+        _ => {
+            // The wait runs from when the failure was known, not from when the attempt began
+            // (hashing may have queued for a slot).
+            sqlx::query("UPDATE sign_in_failures SET at = $1 WHERE id = $2")
+                .bind(clock.now_ms())
+                .bind(attempt)
+                .execute(db.pool())
+                .await?;
+            Err(AccountError::InvalidCredentials)
+        }
     }
 }
 
