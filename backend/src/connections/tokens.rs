@@ -35,6 +35,16 @@ pub enum TokenError {
 
 type TokenRow = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
+/// The connection's status, encrypted tokens and access-token expiry.
+async fn stored_tokens(state: &AppState, user: AdviserId) -> Result<Option<TokenRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
+    )
+    .bind(user.0)
+    .fetch_optional(state.db.pool())
+    .await
+}
+
 /// A usable access token for the adviser, refreshed first if it is about to expire.
 pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
     readable(state, user, stored_or_refreshed(state, user).await).await
@@ -69,12 +79,7 @@ async fn readable<T>(
 }
 
 async fn stored_or_refreshed(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
-    let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
-    )
-    .bind(user.0)
-    .fetch_optional(state.db.pool())
-    .await?;
+    let row = stored_tokens(state, user).await?;
     let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     match (access, expires_at) {
@@ -197,12 +202,7 @@ async fn usable_token(
     user: AdviserId,
     rejected: Option<&str>,
 ) -> Result<Option<AccessToken>, TokenError> {
-    let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
-    )
-    .bind(user.0)
-    .fetch_optional(state.db.pool())
-    .await?;
+    let row = stored_tokens(state, user).await?;
     let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     if let (Some(access), Some(expires_at)) = (&access, expires_at) {
@@ -237,12 +237,7 @@ async fn claim_refresh_lease(state: &AppState, user: AdviserId) -> Result<bool, 
 /// The refresh itself, under the lease; every write releases it.
 async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
     let key = &state.settings.encryption_key;
-    let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
-    )
-    .bind(user.0)
-    .fetch_optional(state.db.pool())
-    .await?;
+    let row = stored_tokens(state, user).await?;
     let (status, _, refresh_enc, _) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     let now = state.clock.now_ms();
