@@ -402,28 +402,62 @@ on_both_databases! {
     }
 }
 
-on_both_databases! {
-    async fn a_disconnect_that_outlasts_the_pages_wait_still_finishes_with_the_rotated_tokens(app) {
-        let cal = app.calendly_user("Ora Host", None);
-        let adviser = app.new_adviser().await;
-        app.connect(&adviser, &cal).await;
-        assert_eq!(app.active_subscriptions_of(&cal).len(), 1);
-        // The access token has expired, so the clean-up must refresh first — and Calendly takes
-        // 10 s to answer that, longer than the page waits (8 s).
-        app.sim.advance_clock(chrono::Duration::hours(3));
-        app.sim.set_token_delay(Duration::from_secs(10));
-        let started = std::time::Instant::now();
-        app.disconnect(&adviser).await;
-        assert!(started.elapsed() < Duration::from_secs(10), "the page does not wait for Calendly");
-        assert_eq!(app.connection_status(&adviser).await["status"], "disconnected");
-        // The refresh Calendly answered is not cut off: its rotated tokens delete the
-        // subscription and are revoked, without waiting for a background retry.
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while !app.active_subscriptions_of(&cal).is_empty() {
-            assert!(std::time::Instant::now() < deadline, "the subscription was left behind at Calendly");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        app.sim.set_token_delay(Duration::ZERO);
+/// No background round may refresh the tokens meanwhile (it would hold the adviser's token
+/// lock through Calendly's slow answer): only the disconnect's own refresh is measured.
+async fn a_disconnect_that_outlasts_the_pages_wait_still_finishes_with_the_rotated_tokens(
+    db: crate::helpers::TestDb,
+) {
+    let app = crate::helpers::spawn_app_with(db, calendly_sim::SimConfig::default(), |vars| {
+        vars.insert("APP_SYNC_INTERVAL_SECS".into(), "3600".into());
+        vars.insert("APP_FULL_SYNC_INTERVAL_SECS".into(), "3600".into());
+    })
+    .await;
+    let cal = app.calendly_user("Ora Host", None);
+    let adviser = app.new_adviser().await;
+    app.connect(&adviser, &cal).await;
+    app.initial_sync_done().await;
+    assert_eq!(app.active_subscriptions_of(&cal).len(), 1);
+    // The access token has expired, so the clean-up must refresh first — and Calendly takes
+    // 10 s to answer that, longer than the page waits (8 s).
+    app.sim.advance_clock(chrono::Duration::hours(3));
+    app.sim.set_token_delay(Duration::from_secs(10));
+    let started = std::time::Instant::now();
+    app.disconnect(&adviser).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the page does not wait for Calendly"
+    );
+    assert_eq!(
+        app.connection_status(&adviser).await["status"],
+        "disconnected"
+    );
+    // The refresh Calendly answered is not cut off: its rotated tokens delete the
+    // subscription and are revoked, without waiting for a background retry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !app.active_subscriptions_of(&cal).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the subscription was left behind at Calendly"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.sim.set_token_delay(Duration::ZERO);
+}
+
+mod a_disconnect_that_outlasts_the_pages_wait_still_finishes_with_the_rotated_tokens {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_disconnect_that_outlasts_the_pages_wait_still_finishes_with_the_rotated_tokens(
+            crate::helpers::TestDb::Sqlite,
+        )
+        .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::a_disconnect_that_outlasts_the_pages_wait_still_finishes_with_the_rotated_tokens(
+            crate::helpers::TestDb::Postgres,
+        )
+        .await;
     }
 }
 
