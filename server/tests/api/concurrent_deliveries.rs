@@ -44,7 +44,11 @@ async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt(db: Test
         let new_start = chrono::Utc::now() + chrono::Duration::days(3 + i as i64);
         app.sim.reschedule(&b.invitee_uri, new_start).unwrap();
     }
-    let waiting = wait_for_attempts(&app, before, 2 * N).await;
+    let waiting: Vec<String> = attempts_after(&app, before, 2 * N)
+        .await
+        .into_iter()
+        .map(|a| a.body)
+        .collect();
 
     let posts = waiting.iter().map(|body| {
         let t = app.clock.now_unix();
@@ -84,22 +88,23 @@ async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt(db: Test
     );
 }
 
-/// The bodies of the `n` delivery attempts made after the first `before`.
-async fn wait_for_attempts(app: &TestApp, before: usize, n: usize) -> Vec<String> {
+/// The `n` delivery attempts Calendly makes after its first `before`, once it has made them.
+async fn attempts_after(
+    app: &TestApp,
+    before: usize,
+    n: usize,
+) -> Vec<calendly_sim::DeliveryAttempt> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let attempts = app.sim.deliveries();
         if attempts.len() >= before + n {
-            return attempts[before..before + n]
-                .iter()
-                .map(|a| a.body.clone())
-                .collect();
+            return attempts[before..before + n].to_vec();
         }
         assert!(
             std::time::Instant::now() < deadline,
             "Calendly did not try to deliver"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -129,26 +134,11 @@ async fn a_delivery_is_stored_while_pages_hold_every_shared_connection(db: TestD
         held.push(pool.acquire().await.expect("a shared connection"));
     }
     app.book(&cal, "Quentin Client");
-    let attempt = wait_for_attempt_answers(&app, before).await;
+    let attempt = attempts_after(&app, before, 1).await[0].status;
     assert_eq!(attempt, Some(200), "acknowledged on its first attempt");
     drop(held);
     let page = app.meetings(&adviser).await;
     assert_eq!(page["upcoming"].as_array().unwrap().len(), 1, "{page}");
-}
-
-/// The status the receiver gave the first attempt after `before`.
-async fn wait_for_attempt_answers(app: &TestApp, before: usize) -> Option<u16> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(attempt) = app.sim.deliveries().get(before) {
-            return attempt.status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Calendly did not try to deliver"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
