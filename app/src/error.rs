@@ -62,7 +62,7 @@ impl From<backend::accounts::AccountError> for AppError {
     fn from(err: backend::accounts::AccountError) -> Self {
         use backend::accounts::AccountError as E;
         match err {
-            E::InvalidEmail | E::PasswordTooShort | E::PasswordTooLong => {
+            E::InvalidEmail | E::PasswordTooShort | E::PasswordTooLong | E::UnknownTimeZone => {
                 AppError::Invalid(err.to_string())
             }
             E::EmailTaken => AppError::Conflict(err.to_string()),

@@ -3,11 +3,13 @@
 #![recursion_limit = "512"]
 
 pub mod auth;
+mod browser;
 pub mod connections;
 pub mod error;
 mod layout;
 pub mod meetings;
 pub mod sandbox;
+pub mod time_zone;
 #[cfg(feature = "ssr")]
 pub mod server;
 

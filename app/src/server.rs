@@ -50,6 +50,17 @@ pub async fn current_adviser() -> Result<Adviser, AppError> {
     adviser.ok_or_else(|| fail(AppError::Unauthorized))
 }
 
+/// The zone the adviser reads times in ([`backend::time_zone::shown`]).
+pub fn shown_timezone(
+    adviser: &Adviser,
+    connection: Option<&backend::connections::ConnectionRow>,
+) -> String {
+    backend::time_zone::shown(
+        adviser.timezone.as_deref(),
+        connection.map(|c| c.timezone.as_str()),
+    )
+}
+
 /// Sets the response status to match the error, then returns it.
 pub fn fail(err: AppError) -> AppError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {

@@ -20,6 +20,8 @@ pub struct AdviserId(pub i64);
 pub struct Adviser {
     pub id: AdviserId,
     pub email: String,
+    /// The adviser's own time zone, if they have one ([`crate::time_zone`]).
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,8 @@ pub enum AccountError {
     InvalidCredentials,
     #[error("Too many failed sign-in attempts. Try again in {wait}.")]
     Throttled { wait: String },
+    #[error("Choose a time zone from the list, like Europe/London.")]
+    UnknownTimeZone,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("password hashing failed: {0}")]
@@ -162,6 +166,7 @@ pub async fn sign_up(
         Ok((id,)) => Ok(Adviser {
             id: AdviserId(id),
             email: email.0,
+            timezone: None,
         }),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AccountError::EmailTaken),
         Err(e) => Err(e.into()),
@@ -223,18 +228,18 @@ pub async fn sign_in(
         });
     }
 
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, password_hash FROM advisers WHERE email = $1")
+    let row: Option<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, password_hash, timezone FROM advisers WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(db.pool())
             .await?;
     let hash = row
         .as_ref()
-        .map(|(_, h)| h.clone())
+        .map(|(_, h, _)| h.clone())
         .unwrap_or_else(|| decoy_hash().to_owned());
     let ok = password_matches(password.to_owned(), hash).await?;
     match row {
-        Some((id, _)) if ok => {
+        Some((id, _, timezone)) if ok => {
             sqlx::query("DELETE FROM sign_in_failures WHERE email = $1 AND client = $2")
                 .bind(email.as_str())
                 .bind(&client)
@@ -243,6 +248,7 @@ pub async fn sign_in(
             Ok(Adviser {
                 id: AdviserId(id),
                 email: email.0,
+                timezone,
             })
         }
         _ => {
@@ -256,6 +262,45 @@ pub async fn sign_in(
             Err(AccountError::InvalidCredentials)
         }
     }
+}
+
+/// Sets the adviser's own time zone (`None`: follow Calendly's).
+pub async fn set_timezone(
+    db: &Db,
+    adviser: AdviserId,
+    timezone: Option<&str>,
+) -> Result<(), AccountError> {
+    let zone = match timezone.map(str::trim).filter(|z| !z.is_empty()) {
+        None => None,
+        Some(name) => match crate::time_zone::parse(name) {
+            Some(tz) => Some(tz.name()),
+            None => return Err(AccountError::UnknownTimeZone),
+        },
+    };
+    sqlx::query("UPDATE advisers SET timezone = $1 WHERE id = $2")
+        .bind(zone)
+        .bind(adviser.0)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Takes the browser's time zone for an adviser who has none yet (at sign-up or sign-in); a
+/// zone the adviser chose is never overwritten, and an unknown name is ignored.
+pub async fn adopt_browser_timezone(
+    db: &Db,
+    adviser: AdviserId,
+    browser: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let Some(tz) = browser.and_then(crate::time_zone::parse) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE advisers SET timezone = $1 WHERE id = $2 AND timezone IS NULL")
+        .bind(tz.name())
+        .bind(adviser.0)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Forgets failed sign-ins older than the throttling window (run periodically).

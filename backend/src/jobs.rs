@@ -26,6 +26,7 @@ pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
     crate::sessions::purge_expired(&state.db, &state.clock).await?;
     crate::accounts::purge_old_failures(&state.db, &state.clock).await?;
     crate::webhooks::purge_old_bodies(&state.db, &state.clock).await?;
+    crate::webhooks::purge_old_refusals(&state.db, state.clock.now_ms()).await?;
     for user in claim_due_connections(state).await? {
         scheduled_round(state, user).await;
     }

@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod sign_in_throttle;
 pub mod state;
 pub mod sync;
+pub mod time_zone;
 pub mod webhooks;
 
 pub use clock::Clock;

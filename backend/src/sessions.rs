@@ -68,16 +68,17 @@ pub async fn adviser_for(
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT a.id, a.email FROM sessions s JOIN advisers a ON a.id = s.adviser_id WHERE s.id_hash = $1 AND s.expires_at > $2",
+    let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT a.id, a.email, a.timezone FROM sessions s JOIN advisers a ON a.id = s.adviser_id WHERE s.id_hash = $1 AND s.expires_at > $2",
     )
     .bind(sha256_hex(token))
     .bind(clock.now_ms())
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|(id, email)| Adviser {
+    Ok(row.map(|(id, email, timezone)| Adviser {
         id: AdviserId(id),
         email,
+        timezone,
     }))
 }
 

@@ -131,6 +131,7 @@ pub(crate) async fn decide(
         .get("email")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
+    let timezone = browser_timezone(form.get("timezone").map(String::as_str));
     let request = match validate(&sim, form) {
         Ok(request) => request,
         Err(error) => return error_page(error),
@@ -147,7 +148,7 @@ pub(crate) async fn decide(
             )
         }
         "allow" => {
-            let signed_in = match sign_in(&sim, cookie.as_deref(), &name, &email) {
+            let signed_in = match sign_in(&sim, cookie.as_deref(), &name, &email, &timezone) {
                 Ok(signed_in) => signed_in,
                 Err(notice) => {
                     return consent_page(
@@ -231,6 +232,7 @@ fn sign_in(
     cookie: Option<&str>,
     name: &str,
     email: &str,
+    timezone: &str,
 ) -> Result<SignedIn, String> {
     // One lock for the lookup, the ownership check, the creation and the binding.
     let mut st = sim.state();
@@ -271,7 +273,7 @@ fn sign_in(
                     organization: None,
                     plan: Plan::Standard,
                     role: Role::Owner,
-                    timezone: "UTC".into(),
+                    timezone: timezone.to_string(),
                 },
                 CreatedFrom::ConsentPage {
                     session: token.clone(),
@@ -286,6 +288,24 @@ fn sign_in(
         user,
         new_session: session.is_none().then_some(token),
     })
+}
+
+/// The zone a new test account gets: the browser's (the consent page fills it in from
+/// `Intl.DateTimeFormat`), like a Calendly account made in that browser; UTC when absent or not
+/// shaped like an IANA name.
+fn browser_timezone(raw: Option<&str>) -> String {
+    match raw.map(str::trim) {
+        Some(z)
+            if !z.is_empty()
+                && z.len() <= 64
+                && z
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) =>
+        {
+            z.to_string()
+        }
+        _ => "UTC".to_string(),
+    }
 }
 
 /// 302 to the redirect URI with `extra` and the echoed `state`.
@@ -385,10 +405,13 @@ button{{padding:.5rem 1.2rem;margin-right:.5rem}}.notice{{color:#b00020}}</style
 <p>It asks for:</p><ul>{scopes}</ul>
 {notice}
 <form method="post" action="/oauth/authorize">{hidden}
+<input type="hidden" name="timezone" id="browser-timezone" value="">
 {who}
 <p><button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny" formnovalidate>Deny</button></p>
-</form></body></html>"#,
+</form>
+<script>document.getElementById("browser-timezone").value=Intl.DateTimeFormat().resolvedOptions().timeZone||"";</script>
+</body></html>"#,
         client = escape(request.param("client_id").unwrap_or_default()),
     );
     (status, Html(body)).into_response()

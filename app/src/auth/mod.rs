@@ -19,12 +19,19 @@ pub struct AdviserView {
 
 /// Creates an account, signs it in and goes to Meetings.
 #[server(prefix = "/api", endpoint = "sign_up")]
-pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_up(
+    email: String,
+    password: String,
+    timezone: Option<String>,
+) -> Result<(), AppError> {
     use crate::server::{fail, state};
     let state = state()?;
     let adviser = backend::accounts::sign_up(&state.db, &state.clock, &email, &password)
         .await
         .map_err(|e| fail(e.into()))?;
+    backend::accounts::adopt_browser_timezone(&state.db, adviser.id, timezone.as_deref())
+        .await
+        .map_err(AppError::internal)?;
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())
@@ -32,13 +39,22 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
 
 /// Signs in with email and password and goes to Meetings.
 #[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    timezone: Option<String>,
+) -> Result<(), AppError> {
     use crate::server::{client_address, fail, state};
     let state = state()?;
     let client = client_address();
     let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password, &client)
         .await
         .map_err(|e| fail(e.into()))?;
+    if adviser.timezone.is_none() {
+        backend::accounts::adopt_browser_timezone(&state.db, adviser.id, timezone.as_deref())
+            .await
+            .map_err(AppError::internal)?;
+    }
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())

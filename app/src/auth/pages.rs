@@ -4,11 +4,21 @@ use leptos_router::components::A;
 use super::{SignIn, SignUp};
 use crate::error::AppError;
 
-/// Email and password fields; "Show password" works once the page has hydrated.
+/// Email and password fields; "Show password" works once the page has hydrated. Once hydrated,
+/// the form also sends the browser's time zone, which an adviser without one adopts.
 #[component]
 fn CredentialsFields(#[prop(into)] password_autocomplete: String) -> impl IntoView {
     let (show, set_show) = signal(false);
+    let (zone, set_zone) = signal(String::new());
+    Effect::new(move |_| {
+        if let Some(z) = crate::browser::time_zone() {
+            set_zone.set(z);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = set_zone;
     view! {
+        <input type="hidden" name="timezone" prop:value=move || zone.get()/>
         <label for="email">"Email"</label>
         <input id="email" type="email" name="email" autocomplete="username" required/>
         <label for="password">"Password"</label>

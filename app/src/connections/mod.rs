@@ -47,21 +47,73 @@ pub fn message_for_error(code: &str) -> &'static str {
         "config" => "Calendly is not configured on this server.",
         "scope" => "Calendly refused the permissions Advicly asks for (invalid scope), so nothing was connected. The server's Calendly app must allow: users:read, webhooks:read, webhooks:write, scheduled_events:read.",
         "authorize" => "Calendly could not authorize Advicly, so nothing was connected. Please try again; if it keeps happening, the server's Calendly app settings need attention.",
+        "not_connected" => "Calendly is not connected, so there is nothing to sync. Click Connect Calendly first.",
+        "needs_reconnect" => "Calendly needs to be reconnected before meetings can be synced.",
+        "sync_failed" => "The sync did not finish: Calendly could not be reached or refused the request. Meetings keep syncing on their own; try again in a few minutes.",
         "profile" => "Calendly did not let Advicly read your Calendly profile, so nothing was connected. Check that your Calendly user may use connected apps, then try again.",
         _ => "Something went wrong on our side. Please try again.",
     }
 }
 
+/// A delivery log line as the adviser reads it. Stored errors are for the server log (they may
+/// quote internals or the payload); the adviser gets what they mean for them.
+#[cfg(feature = "ssr")]
+fn log_outcome(outcome: &backend::webhooks::LogOutcome) -> String {
+    use backend::webhooks::LogOutcome;
+    match outcome {
+        LogOutcome::Stored { status } => match status.as_str() {
+            "processed" => "Received: applied".into(),
+            "ignored" => "Received: no meeting change".into(),
+            "failed" => "Received: not applied yet, retrying".into(),
+            _ => "Received".into(),
+        },
+        LogOutcome::Duplicate { times: 1 } => "Ignored: duplicate (already received)".into(),
+        LogOutcome::Duplicate { times } => {
+            format!("Ignored: duplicate (already received; {times} repeats)")
+        }
+        LogOutcome::Refused { reason } => format!(
+            "Refused: {}",
+            match reason.as_str() {
+                "signature_mismatch" => "signature did not match (was it sent by Calendly?)",
+                "signature_missing" => "no Calendly signature",
+                "timestamp_stale" => "too old (a replay, or a clock far off)",
+                "timestamp_future" => "dated in the future",
+                "bad_payload" => "not a Calendly webhook",
+                "created_by_mismatch" => "sent for another Calendly user",
+                _ => "malformed signature",
+            }
+        ),
+    }
+}
+
+/// What the page says after "Sync now" (`?synced=` / `?sync_wait=`).
+pub fn message_for_sync(synced: Option<&str>, wait_secs: Option<&str>) -> Option<String> {
+    if let Some(secs) = wait_secs.and_then(|s| s.parse::<u32>().ok()) {
+        return Some(format!(
+            "A sync ran less than a minute ago. To stay within Calendly's rate limit, try again in {secs} s."
+        ));
+    }
+    Some(match synced? {
+        "started" => "Sync started: it goes on in the background, and new meetings appear on your Meetings page as it finds them.".to_owned(),
+        "paused" => "Synced part of your meetings, then paused to stay within Calendly's rate limit; the rest follows automatically.".to_owned(),
+        n => match n.parse::<u32>() {
+            Ok(1) => "Synced with Calendly: 1 meeting checked.".to_owned(),
+            Ok(n) => format!("Synced with Calendly: {n} meetings checked."),
+            Err(_) => return None,
+        },
+    })
+}
+
 /// The signed-in adviser's Calendly connection and its health.
 #[server(prefix = "/api", endpoint = "connection_status")]
 pub async fn connection_status() -> Result<ConnectionView, AppError> {
-    use crate::server::{current_adviser, format_time, state};
+    use crate::server::{current_adviser, format_time, shown_timezone, state};
     let state = state()?;
     let adviser = current_adviser().await?;
     let row = backend::connections::load(&state.db, adviser.id)
         .await
         .map_err(AppError::internal)?;
-    let recent = backend::webhooks::recent_deliveries(&state.db, adviser.id, 10)
+    let recent = backend::webhooks::delivery_log(&state.db, adviser.id, 10)
         .await
         .map_err(AppError::internal)?;
     let sync_every_minutes = (state.settings.sync_interval.as_secs() / 60).max(1);
@@ -85,7 +137,7 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
             sandbox,
         });
     };
-    let tz = c.timezone.clone();
+    let tz = shown_timezone(&adviser, Some(&c));
     Ok(ConnectionView {
         status: c.status.as_str().into(),
         calendly_name: c.calendly_name,
@@ -101,17 +153,9 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
         recent: recent
             .into_iter()
             .map(|d| DeliveryView {
-                at: format_time(d.received_at, &tz),
-                event: d.event,
-                outcome: match d.status.as_str() {
-                    "processed" => "Applied".into(),
-                    "ignored" => "Stored (no meeting change)".into(),
-                    // The stored error is for the server log (it may quote internals or the
-                    // payload); the adviser gets what it means for them.
-                    "failed" => "Received; not applied yet, retrying".into(),
-                    "pending" => "Received".into(),
-                    other => other.to_owned(),
-                },
+                at: format_time(d.at, &tz),
+                event: d.event.unwrap_or_else(|| "—".into()),
+                outcome: log_outcome(&d.outcome),
             })
             .collect(),
         timezone: tz,

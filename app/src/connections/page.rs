@@ -1,17 +1,24 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{connection_status, message_for_error, ConnectionView};
+use super::{connection_status, message_for_error, message_for_sync, ConnectionView};
+use crate::time_zone::{SetTimeZone, TimeZoneCard};
 
 /// `/settings/calendar`
 #[component]
 pub fn CalendarConnectionsPage() -> impl IntoView {
-    let status = Resource::new(|| (), |_| connection_status());
+    let saved_zone = ServerAction::<SetTimeZone>::new();
+    // Every time on the page is in the adviser's zone: read again when it changes.
+    let status = Resource::new(move || saved_zone.version().get(), |_| connection_status());
     let query = use_query_map();
     let notice = move || {
         let q = query.read();
         if let Some(code) = q.get("error") {
             Some(("notice bad", message_for_error(&code).to_owned()))
+        } else if let Some(text) =
+            message_for_sync(q.get("synced").as_deref(), q.get("sync_wait").as_deref())
+        {
+            Some(("notice", text))
         } else if q.get("connected").is_some() {
             Some(("notice", "Calendly connected.".to_owned()))
         } else if q.get("disconnected").is_some() {
@@ -35,6 +42,7 @@ pub fn CalendarConnectionsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <TimeZoneCard saved=saved_zone/>
     }
 }
 
@@ -146,7 +154,7 @@ fn Connection(view: ConnectionView) -> impl IntoView {
                                 )
                             }}
                         </dd>
-                        <dt>"Last webhook"</dt>
+                        <dt>"Last successful delivery"</dt>
                         <dd>{view.last_webhook.clone().unwrap_or_else(|| "None received yet".into())}</dd>
                         <dt>"Last sync"</dt>
                         <dd>
@@ -159,7 +167,14 @@ fn Connection(view: ConnectionView) -> impl IntoView {
                         <dt>"Times shown in"</dt>
                         <dd>{view.timezone.clone()}</dd>
                     </dl>
-                    <DisconnectButton/>
+                    <div class="actions">
+                        {(view.status == "connected").then(|| view! {
+                            <form method="post" action="/api/calendly/sync" class="inline">
+                                <button type="submit" class="secondary">"Sync now"</button>
+                            </form>
+                        })}
+                        <DisconnectButton/>
+                    </div>
                 }
                 .into_any()
             }}

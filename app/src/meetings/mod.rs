@@ -1,6 +1,7 @@
 //! The live Meetings page.
 
 mod live;
+mod notify;
 mod page;
 
 pub use page::MeetingsPage;
@@ -10,8 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// Past meetings per page.
-pub const PAST_PAGE_SIZE: i64 = 20;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InviteeView {
@@ -51,34 +50,52 @@ pub struct MeetingsView {
     /// `none`, `connected`, `needs_reconnect` or `disconnected`.
     pub connection: String,
     pub timezone: String,
+    /// What is listed: `all`, `upcoming`, `past` or `canceled`.
+    pub show: String,
+    /// The search in invitee names and emails, as applied.
+    pub search: String,
+    /// The page of a single list (0-based) and its size.
+    pub page: i64,
+    pub page_size: i64,
     pub upcoming: Vec<MeetingView>,
+    pub upcoming_total: i64,
     pub past: Vec<MeetingView>,
-    pub more_past: bool,
+    pub past_total: i64,
+    pub canceled: Vec<MeetingView>,
+    pub canceled_total: i64,
 }
 
-/// The signed-in adviser's meetings: upcoming first (soonest first), then a page of past ones.
+/// The signed-in adviser's meetings. `show`: `all` (default: the soonest upcoming and the latest
+/// past ones), `upcoming`, `past` or `canceled` (one list, `page` by page); `q` searches invitee
+/// names and emails.
 #[server(prefix = "/api", endpoint = "list_meetings")]
-pub async fn list_meetings(past_page: i64) -> Result<MeetingsView, AppError> {
-    use crate::server::{current_adviser, format_clock, format_time, iso, state};
+pub async fn list_meetings(
+    show: Option<String>,
+    q: Option<String>,
+    page: Option<i64>,
+) -> Result<MeetingsView, AppError> {
+    use backend::meetings::{MeetingsQuery, Show};
+    use crate::server::{current_adviser, format_clock, format_time, iso, shown_timezone, state};
     let state = state()?;
     let adviser = current_adviser().await?;
     let connection = backend::connections::load(&state.db, adviser.id)
         .await
         .map_err(AppError::internal)?;
-    let timezone = connection
-        .as_ref()
-        .map(|c| c.timezone.clone())
-        .unwrap_or_else(|| "UTC".into());
-    let past_page = past_page.clamp(0, 10_000);
-    let page = backend::meetings::list_for_user(
-        &state.db,
-        adviser.id,
-        state.clock.now_ms(),
-        past_page * PAST_PAGE_SIZE,
-        PAST_PAGE_SIZE,
-    )
-    .await
-    .map_err(AppError::internal)?;
+    let timezone = shown_timezone(&adviser, connection.as_ref());
+    let query = MeetingsQuery {
+        show: Show::parse(show.as_deref().unwrap_or_default()),
+        search: q
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(backend::meetings::MAX_SEARCH_CHARS)
+            .collect(),
+        page: page.unwrap_or(0).clamp(0, 100_000),
+    };
+    let listed =
+        backend::meetings::list_for_user(&state.db, adviser.id, state.clock.now_ms(), &query)
+            .await
+            .map_err(AppError::internal)?;
     let tz = timezone.as_str();
     let to_view = |m: backend::meetings::MeetingRow| {
         let canceled = m.status == "canceled";
@@ -143,8 +160,15 @@ pub async fn list_meetings(past_page: i64) -> Result<MeetingsView, AppError> {
             .map(|c| c.status.as_str().to_owned())
             .unwrap_or_else(|| "none".into()),
         timezone: timezone.clone(),
-        upcoming: page.upcoming.into_iter().map(&to_view).collect(),
-        past: page.past.into_iter().map(&to_view).collect(),
-        more_past: page.more_past,
+        show: query.show.as_str().to_owned(),
+        search: query.search.clone(),
+        page: query.page,
+        page_size: backend::meetings::PAGE_SIZE,
+        upcoming_total: listed.upcoming.total,
+        upcoming: listed.upcoming.meetings.into_iter().map(&to_view).collect(),
+        past_total: listed.past.total,
+        past: listed.past.meetings.into_iter().map(&to_view).collect(),
+        canceled_total: listed.canceled.total,
+        canceled: listed.canceled.meetings.into_iter().map(&to_view).collect(),
     })
 }

@@ -1,18 +1,97 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+
+use std::collections::HashSet;
 
 use super::live::{use_live_meetings, LiveState};
+use super::notify::{announce, new_bookings, page_hidden, Alerts, NotifyToggle};
 use super::{list_meetings, MeetingView, MeetingsView};
+
+/// What the page's URL asks for: `?show=all|upcoming|past|canceled&q=…&page=N`.
+#[derive(Clone, Debug, PartialEq)]
+struct Listing {
+    show: String,
+    q: String,
+    page: i64,
+}
+
+impl Listing {
+    /// The URL of this listing (what the filter links and pager point to).
+    fn href(show: &str, q: &str, page: i64) -> String {
+        let mut params = Vec::new();
+        if show != "all" {
+            params.push(format!("show={show}"));
+        }
+        if !q.is_empty() {
+            params.push(format!("q={}", encode(q)));
+        }
+        if page > 0 {
+            params.push(format!("page={page}"));
+        }
+        if params.is_empty() {
+            "/meetings".to_owned()
+        } else {
+            format!("/meetings?{}", params.join("&"))
+        }
+    }
+}
+
+/// Percent-encodes a query value (enough for names and emails; everything else escaped).
+fn encode(raw: &str) -> String {
+    let mut out = String::new();
+    for b in raw.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
 
 /// `/meetings`
 #[component]
 pub fn MeetingsPage() -> impl IntoView {
-    let (past_page, set_past_page) = signal(0i64);
-    let meetings = Resource::new(move || past_page.get(), list_meetings);
+    let query = use_query_map();
+    let listing = Memo::new(move |_| {
+        let q = query.read();
+        Listing {
+            show: q.get("show").unwrap_or_else(|| "all".into()),
+            q: q.get("q").unwrap_or_default(),
+            page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0),
+        }
+    });
+    let meetings = Resource::new(
+        move || listing.get(),
+        |l| list_meetings(Some(l.show), Some(l.q), Some(l.page)),
+    );
     let live = use_live_meetings(move || meetings.refetch());
+    let alerts = RwSignal::new(Alerts::Unsupported);
+    // The upcoming meetings last shown for this listing: a change that adds one while the page
+    // is in the background is announced (if the adviser turned notifications on).
+    let seen: StoredValue<Option<(Listing, HashSet<i64>)>> = StoredValue::new(None);
+    Effect::new(move |_| {
+        let Some(Ok(view)) = meetings.get() else {
+            return;
+        };
+        let shown = listing.get_untracked();
+        let fresh: Vec<&MeetingView> = seen.with_value(|before| match before {
+            Some((l, ids)) if *l == shown => new_bookings(ids, &view.upcoming),
+            _ => Vec::new(),
+        });
+        if alerts.get_untracked() == Alerts::On && page_hidden() {
+            announce(&fresh);
+        }
+        let ids = view.upcoming.iter().map(|m| m.id).collect();
+        seen.set_value(Some((shown, ids)));
+    });
     view! {
         <div class="page-head">
             <h1>"Meetings"</h1>
+            <NotifyToggle alerts/>
             <p class=move || if live.get() == LiveState::Live { "live on" } else { "live off" } aria-live="polite">
                 {move || match live.get() {
                     LiveState::Live => "Live",
@@ -21,10 +100,11 @@ pub fn MeetingsPage() -> impl IntoView {
                 }}
             </p>
         </div>
+        <Filters listing/>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match meetings.await {
-                    Ok(view) => view! { <Meetings view past_page set_past_page/> }.into_any(),
+                    Ok(view) => view! { <Meetings view/> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
@@ -32,14 +112,68 @@ pub fn MeetingsPage() -> impl IntoView {
     }
 }
 
+/// Search and the upcoming / past / canceled filter: a GET form, so it works before the page
+/// is interactive and every view has its own URL.
 #[component]
-fn Meetings(
-    view: MeetingsView,
-    past_page: ReadSignal<i64>,
-    set_past_page: WriteSignal<i64>,
-) -> impl IntoView {
-    let nothing = view.upcoming.is_empty() && view.past.is_empty();
+fn Filters(listing: Memo<Listing>) -> impl IntoView {
+    // Worded so that "Canceled" on the page is only ever a canceled meeting's tag.
+    let choices = [
+        ("all", "All meetings"),
+        ("upcoming", "Upcoming meetings"),
+        ("past", "Past meetings"),
+        ("canceled", "Cancellations"),
+    ];
+    view! {
+        <Form method="get" action="/meetings" attr:class="filters" attr:role="search">
+            <label for="meeting-search">"Search invitees"</label>
+            <input
+                id="meeting-search"
+                type="search"
+                name="q"
+                placeholder="Name or email"
+                maxlength="100"
+                prop:value=move || listing.get().q
+            />
+            <label for="meeting-show">"Show"</label>
+            <select id="meeting-show" name="show">
+                {choices.into_iter().map(|(value, label)| view! {
+                    <option value=value selected=move || listing.get().show == value>{label}</option>
+                }).collect_view()}
+            </select>
+            <button type="submit" class="secondary">"Search"</button>
+            {move || {
+                let l = listing.get();
+                (!l.q.is_empty() || l.show != "all").then(|| view! { <A href="/meetings">"Clear"</A> })
+            }}
+        </Form>
+    }
+}
+
+#[component]
+fn Meetings(view: MeetingsView) -> impl IntoView {
+    let filtered = !view.search.is_empty() || view.show != "all";
+    let nothing = view.upcoming.is_empty() && view.past.is_empty() && view.canceled.is_empty();
     let connected = view.connection == "connected";
+    let q = view.search.clone();
+    let count = |n: i64, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let (list, total) = match view.show.as_str() {
+        "upcoming" => (view.upcoming.clone(), view.upcoming_total),
+        "past" => (view.past.clone(), view.past_total),
+        "canceled" => (view.canceled.clone(), view.canceled_total),
+        _ => (Vec::new(), 0),
+    };
+    let heading = match view.show.as_str() {
+        "upcoming" => "Upcoming",
+        "past" => "Past",
+        "canceled" => "Cancellations",
+        _ => "",
+    };
     view! {
         {(view.connection == "needs_reconnect").then(|| view! {
             <p class="notice bad" role="alert">
@@ -47,35 +181,66 @@ fn Meetings(
                 <A href="/settings/calendar">"Reconnect Calendly"</A>
             </p>
         })}
-        {(nothing && !connected).then(|| view! {
+        {(nothing && filtered).then(|| view! {
+            <div class="empty">
+                <p>{if view.search.is_empty() {
+                    "No meetings to show here.".to_owned()
+                } else {
+                    format!("No meetings with an invitee matching “{}”.", view.search)
+                }}</p>
+            </div>
+        })}
+        {(nothing && !filtered && !connected).then(|| view! {
             <div class="empty">
                 <p>"No meetings yet."</p>
                 <p>"Connect your Calendly account and meetings booked with you will appear here as they happen."</p>
                 <A href="/settings/calendar">"Set up your Calendly connection"</A>
             </div>
         })}
-        {(nothing && connected).then(|| view! {
+        {(nothing && !filtered && connected).then(|| view! {
             <div class="empty">
                 <p>"No meetings yet. When someone books with you in Calendly, the meeting appears here within seconds."</p>
             </div>
         })}
-        {(!view.upcoming.is_empty()).then(|| view! {
-            <h2>"Upcoming"</h2>
-            <ul class="meetings">{view.upcoming.into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
-        })}
-        {(!view.past.is_empty() || past_page.get_untracked() > 0).then(|| view! {
-            <h2>"Past"</h2>
-            <ul class="meetings">{view.past.into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
-            <div class="pager">
-                {(past_page.get_untracked() > 0).then(|| view! {
-                    <button class="secondary" on:click=move |_| set_past_page.update(|p| *p = (*p - 1).max(0))>"Newer"</button>
+        {(view.show == "all" && !view.upcoming.is_empty()).then(|| {
+            let shown = view.upcoming.len() as i64;
+            let q = q.clone();
+            view! {
+                <h2>"Upcoming " <span class="count">{format!("({})", view.upcoming_total)}</span></h2>
+                <ul class="meetings">{view.upcoming.clone().into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
+                {(view.upcoming_total > shown).then(|| view! {
+                    <p class="more"><A href=Listing::href("upcoming", &q, 0)>{format!("Show all {} upcoming meetings", view.upcoming_total)}</A></p>
                 })}
-                {view.more_past.then(|| view! {
-                    <button class="secondary" on:click=move |_| set_past_page.update(|p| *p += 1)>"Older"</button>
-                })}
-            </div>
+            }
         })}
-        <p class="hint">{format!("Times are shown in {}.", view.timezone)}</p>
+        {(view.show == "all" && !view.past.is_empty()).then(|| {
+            let shown = view.past.len() as i64;
+            let q = q.clone();
+            view! {
+                <h2>"Past " <span class="count">{format!("({})", view.past_total)}</span></h2>
+                <ul class="meetings">{view.past.clone().into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
+                {(view.past_total > shown).then(|| view! {
+                    <p class="more"><A href=Listing::href("past", &q, 0)>{format!("Show all {} past meetings", view.past_total)}</A></p>
+                })}
+            }
+        })}
+        {(view.show != "all" && !list.is_empty()).then(|| {
+            let first = view.page * view.page_size + 1;
+            let last = first + list.len() as i64 - 1;
+            let show = view.show.clone();
+            let q = q.clone();
+            let page = view.page;
+            view! {
+                <h2>{heading} " " <span class="count">{format!("({})", count(total, "meeting", "meetings"))}</span></h2>
+                <p class="hint">{format!("Showing {first}–{last} of {total}")}</p>
+                <ul class="meetings">{list.into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
+                <nav class="pager" aria-label="Pages">
+                    {(page > 0).then(|| view! { <A href=Listing::href(&show, &q, page - 1)>"Previous page"</A> })}
+                    {(last < total).then(|| view! { <A href=Listing::href(&show, &q, page + 1)>"Next page"</A> })}
+                </nav>
+            }
+        })}
+        <p class="hint">{format!("Times are shown in {}. ", view.timezone)}<A href="/settings/calendar">"Change"</A></p>
     }
 }
 
@@ -102,6 +267,8 @@ fn Meeting(m: MeetingView) -> impl IntoView {
                         <span class="invitee-name">{i.name.clone()}</span>
                         " "
                         <span class="meta">{format!("<{}>", i.email)}</span>
+                        " "
+                        <A href=Listing::href("all", &i.email, 0) attr:class="history" attr:title=format!("All meetings with {}", i.name)>"History"</A>
                         {(i.canceled && !m.canceled).then(|| view! { <span class="tag canceled">"Canceled"</span> })}
                         {i.no_show.then(|| view! { <span class="tag noshow">"No-show"</span> })}
                         {(!m.canceled && (i.reschedule_url.is_some() || i.cancel_url.is_some())).then(|| view! {

@@ -12,8 +12,8 @@ pub use disconnect::{disconnect, run_cleanup_jobs};
 pub use error::ConnectError;
 pub use oauth_flow::{begin_connect, finish_connect, CallbackParams};
 pub use store::{
-    load, load_sync_cursor, record_sync, save_sync_cursor, set_live_updates, sync_state,
-    ConnectionRow, ConnectionStatus, LiveUpdates, SyncState,
+    claim_manual_sync, load, load_sync_cursor, manual_sync_at, record_sync, save_sync_cursor,
+    set_live_updates, sync_state, ConnectionRow, ConnectionStatus, LiveUpdates, SyncState,
 };
 pub use subscription::{
     active_for_user as active_subscription, by_route_token as subscription_by_route_token,

@@ -213,3 +213,33 @@ pub async fn sync_state(db: &Db, user: AdviserId) -> Result<Option<SyncState>, s
     .fetch_optional(db.pool())
     .await
 }
+
+/// Takes the adviser's "Sync now" slot: true if no manual sync started in the last
+/// `cooldown_ms` (one conditional UPDATE, so only one of several racing requests wins).
+pub async fn claim_manual_sync(
+    db: &Db,
+    user: AdviserId,
+    now: i64,
+    cooldown_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE calendar_connections SET manual_sync_at = $1 \
+         WHERE user_id = $2 AND (manual_sync_at IS NULL OR manual_sync_at <= $3)",
+    )
+    .bind(now)
+    .bind(user.0)
+    .bind(now - cooldown_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When the adviser last started a manual sync.
+pub async fn manual_sync_at(db: &Db, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT manual_sync_at FROM calendar_connections WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.and_then(|(at,)| at))
+}

@@ -41,11 +41,211 @@ pub struct MeetingRow {
     pub attendees: Vec<AttendeeRow>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Which of an adviser's meetings a list shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Show {
+    /// Upcoming and past ones, each in its own section.
+    #[default]
+    All,
+    Upcoming,
+    Past,
+    Canceled,
+}
+
+impl Show {
+    /// From the page's `?show=` value; anything else is `All`.
+    pub fn parse(raw: &str) -> Show {
+        match raw {
+            "upcoming" => Show::Upcoming,
+            "past" => Show::Past,
+            "canceled" => Show::Canceled,
+            _ => Show::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Show::All => "all",
+            Show::Upcoming => "upcoming",
+            Show::Past => "past",
+            Show::Canceled => "canceled",
+        }
+    }
+}
+
+/// One list of meetings: a page of them and how many match in all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Section {
+    pub meetings: Vec<MeetingRow>,
+    pub total: i64,
+}
+
+/// The sections a page shows: `All` has upcoming and past; the others one list.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MeetingsPage {
-    pub upcoming: Vec<MeetingRow>,
-    pub past: Vec<MeetingRow>,
-    pub more_past: bool,
+    pub upcoming: Section,
+    pub past: Section,
+    pub canceled: Section,
+}
+
+/// Meetings per page of a single list (upcoming, past or canceled).
+pub const PAGE_SIZE: i64 = 50;
+/// On the `All` view: the soonest upcoming meetings and the latest past ones, each section
+/// linking to its full list.
+pub const ALL_UPCOMING: i64 = 50;
+pub const ALL_PAST: i64 = 20;
+/// Searches longer than this are cut (a name or an email is far shorter).
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// What to list: which meetings, an optional search in invitee names and emails, and the page
+/// of a single list (`All` has no pages).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MeetingsQuery {
+    pub show: Show,
+    pub search: String,
+    pub page: i64,
+}
+
+#[derive(Clone, Copy)]
+enum When {
+    Upcoming,
+    Past,
+    Any,
+}
+
+#[derive(Clone, Copy)]
+enum Order {
+    SoonestFirst,
+    LatestFirst,
+}
+
+/// A `LIKE` pattern matching `search` anywhere, case-insensitively (lower-cased on both sides),
+/// with `%`, `_` and `\` in the search taken literally.
+fn like_pattern(search: &str) -> Option<String> {
+    let search: String = search.trim().chars().take(MAX_SEARCH_CHARS).collect();
+    if search.is_empty() {
+        return None;
+    }
+    let mut pattern = String::from("%");
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Some(pattern)
+}
+
+/// The adviser's meetings for one page. Meetings that were moved elsewhere by a reschedule are
+/// left out: the booking shows once, at its new time, marked Rescheduled. One query per list,
+/// one count per list and one query for all their attendees.
+pub async fn list_for_user(
+    db: &Db,
+    user: AdviserId,
+    now_ms: i64,
+    query: &MeetingsQuery,
+) -> Result<MeetingsPage, sqlx::Error> {
+    let search = like_pattern(&query.search);
+    let search = search.as_deref();
+    let offset = query.page.clamp(0, 100_000) * PAGE_SIZE;
+    let mut page = MeetingsPage::default();
+    let mut rows = Vec::new();
+    let lists: Vec<(When, bool, Order, i64, i64, usize)> = match query.show {
+        Show::All => vec![
+            (When::Upcoming, false, Order::SoonestFirst, 0, ALL_UPCOMING, 0),
+            (When::Past, false, Order::LatestFirst, 0, ALL_PAST, 1),
+        ],
+        Show::Upcoming => vec![(When::Upcoming, false, Order::SoonestFirst, offset, PAGE_SIZE, 0)],
+        Show::Past => vec![(When::Past, false, Order::LatestFirst, offset, PAGE_SIZE, 1)],
+        Show::Canceled => vec![(When::Any, true, Order::LatestFirst, offset, PAGE_SIZE, 2)],
+    };
+    let mut totals = [0i64; 3];
+    for (when, canceled_only, order, offset, limit, slot) in lists {
+        let (list, total) =
+            one_list(db, user, now_ms, when, canceled_only, search, order, offset, limit).await?;
+        totals[slot] = total;
+        rows.push((slot, list));
+    }
+    let ids: Vec<i64> = rows.iter().flat_map(|(_, l)| l.iter().map(|r| r.id)).collect();
+    let mut attendees = attendees_of(db, &ids).await?;
+    for (slot, list) in rows {
+        let meetings = list
+            .into_iter()
+            .map(|r| {
+                let who = attendees.remove(&r.id).unwrap_or_default();
+                meeting_row(r, who)
+            })
+            .collect();
+        let section = Section {
+            meetings,
+            total: totals[slot],
+        };
+        match slot {
+            0 => page.upcoming = section,
+            1 => page.past = section,
+            _ => page.canceled = section,
+        }
+    }
+    Ok(page)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_list(
+    db: &Db,
+    user: AdviserId,
+    now_ms: i64,
+    when: When,
+    canceled_only: bool,
+    search: Option<&str>,
+    order: Order,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Row>, i64), sqlx::Error> {
+    // Placeholders are numbered as they are added, so each query binds exactly what it uses.
+    let mut filter = String::from("m.user_id = $1 AND m.status <> 'rescheduled'");
+    let mut next = 2;
+    let now_at = match when {
+        When::Any => None,
+        When::Upcoming | When::Past => {
+            let op = if matches!(when, When::Upcoming) { ">=" } else { "<" };
+            filter.push_str(&format!(" AND m.end_at {op} ${next}"));
+            next += 1;
+            Some(now_ms)
+        }
+    };
+    if canceled_only {
+        filter.push_str(" AND m.status = 'canceled'");
+    }
+    if search.is_some() {
+        filter.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM attendees a WHERE a.meeting_id = m.id \
+             AND (lower(a.name) LIKE ${next} ESCAPE '\\' OR lower(a.email) LIKE ${next} ESCAPE '\\'))"
+        ));
+        next += 1;
+    }
+    let order = match order {
+        Order::SoonestFirst => "m.start_at ASC, m.id ASC",
+        Order::LatestFirst => "m.start_at DESC, m.id DESC",
+    };
+    let list_sql = format!(
+        "{SELECT} WHERE {filter} ORDER BY {order} LIMIT ${next} OFFSET ${}",
+        next + 1
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM meetings m WHERE {filter}");
+    let mut list = sqlx::query_as::<_, Row>(&list_sql).bind(user.0);
+    let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(user.0);
+    if let Some(now) = now_at {
+        list = list.bind(now);
+        count = count.bind(now);
+    }
+    if let Some(pattern) = search {
+        list = list.bind(pattern.to_owned());
+        count = count.bind(pattern.to_owned());
+    }
+    let rows = list.bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let (total,) = count.fetch_one(db.pool()).await?;
+    Ok((rows, total))
 }
 
 #[derive(sqlx::FromRow)]
@@ -71,6 +271,7 @@ struct Row {
 
 #[derive(sqlx::FromRow)]
 struct Attendee {
+    meeting_id: i64,
     name: String,
     email: String,
     timezone: Option<String>,
@@ -86,102 +287,73 @@ const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m
     m.join_url, m.guests, m.status, m.canceled_by, m.cancel_reason, m.canceler_type, prev.start_at AS rescheduled_from_start, m.source \
     FROM meetings m LEFT JOIN meetings prev ON prev.user_id = m.user_id AND prev.event_uri = m.rescheduled_from";
 
-/// Upcoming meetings (soonest first), then up to `past_limit` past ones (latest first) after
-/// skipping `past_offset`. Meetings that were moved elsewhere by a reschedule are left out:
-/// the booking shows once, at its new time, marked Rescheduled.
-pub async fn list_for_user(
+/// The attendees of these meetings, in one query, by meeting.
+async fn attendees_of(
     db: &Db,
-    user: AdviserId,
-    now_ms: i64,
-    past_offset: i64,
-    past_limit: i64,
-) -> Result<MeetingsPage, sqlx::Error> {
-    let upcoming: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE m.user_id = $1 AND m.end_at >= $2 AND m.status <> 'rescheduled' ORDER BY m.start_at ASC, m.id ASC LIMIT 500"
-    ))
-    .bind(user.0)
-    .bind(now_ms)
-    .fetch_all(db.pool())
-    .await?;
-    let past: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE m.user_id = $1 AND m.end_at < $2 AND m.status <> 'rescheduled' ORDER BY m.start_at DESC, m.id DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(user.0)
-    .bind(now_ms)
-    .bind(past_limit + 1)
-    .bind(past_offset)
-    .fetch_all(db.pool())
-    .await?;
-    let more_past = past.len() as i64 > past_limit;
-    let mut upcoming = with_attendees(db, upcoming).await?;
-    let mut past = with_attendees(db, past.into_iter().take(past_limit as usize).collect()).await?;
-    upcoming.shrink_to_fit();
-    past.shrink_to_fit();
-    Ok(MeetingsPage {
-        upcoming,
-        past,
-        more_past,
-    })
-}
-
-async fn with_attendees(db: &Db, rows: Vec<Row>) -> Result<Vec<MeetingRow>, sqlx::Error> {
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let attendees: Vec<Attendee> = sqlx::query_as(
-            "SELECT name, email, timezone, status, rescheduled, no_show, questions, cancel_url, reschedule_url \
-             FROM attendees WHERE meeting_id = $1 ORDER BY created_at, invitee_uri",
-        )
-        .bind(r.id)
-        .fetch_all(db.pool())
-        .await?;
-        let awaiting_link = r.join_url.is_none()
-            && r.status == "active"
-            && super::is_conference(r.location_kind.as_deref(), r.location_status.as_deref());
-        out.push(MeetingRow {
-            id: r.id,
-            event_uri: r.event_uri,
-            title: r.title,
-            start_at: r.start_at,
-            end_at: r.end_at,
-            location: r.location,
-            location_details: r.location_details,
-            join_url: r.join_url,
-            awaiting_link,
-            guests: r
-                .guests
-                .and_then(|g| serde_json::from_str(&g).ok())
-                .unwrap_or_default(),
-            status: r.status,
-            canceled_by: r.canceled_by,
-            cancel_reason: r.cancel_reason,
-            canceler_type: r.canceler_type,
-            rescheduled_from_start: r.rescheduled_from_start,
-            source: r.source,
-            attendees: attendees
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<AttendeeRow>>, sqlx::Error> {
+    let mut by_meeting: std::collections::HashMap<i64, Vec<AttendeeRow>> = Default::default();
+    if ids.is_empty() {
+        return Ok(by_meeting);
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT meeting_id, name, email, timezone, status, rescheduled, no_show, questions, cancel_url, reschedule_url \
+         FROM attendees WHERE meeting_id IN ({}) ORDER BY meeting_id, created_at, invitee_uri",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, Attendee>(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    for a in query.fetch_all(db.pool()).await? {
+        by_meeting.entry(a.meeting_id).or_default().push(AttendeeRow {
+            name: a.name,
+            email: a.email,
+            timezone: a.timezone,
+            status: a.status,
+            rescheduled: a.rescheduled == 1,
+            no_show: a.no_show == 1,
+            questions: a
+                .questions
+                .and_then(|q| serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok())
+                .unwrap_or_default()
                 .into_iter()
-                .map(|a| AttendeeRow {
-                    name: a.name,
-                    email: a.email,
-                    timezone: a.timezone,
-                    status: a.status,
-                    rescheduled: a.rescheduled == 1,
-                    no_show: a.no_show == 1,
-                    questions: a
-                        .questions
-                        .and_then(|q| {
-                            serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok()
-                        })
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|qa| (qa.question, qa.answer))
-                        .collect(),
-                    cancel_url: a.cancel_url,
-                    reschedule_url: a.reschedule_url,
-                })
+                .map(|qa| (qa.question, qa.answer))
                 .collect(),
+            cancel_url: a.cancel_url,
+            reschedule_url: a.reschedule_url,
         });
     }
-    Ok(out)
+    Ok(by_meeting)
+}
+
+fn meeting_row(r: Row, attendees: Vec<AttendeeRow>) -> MeetingRow {
+    let awaiting_link = r.join_url.is_none()
+        && r.status == "active"
+        && super::is_conference(r.location_kind.as_deref(), r.location_status.as_deref());
+    MeetingRow {
+        id: r.id,
+        event_uri: r.event_uri,
+        title: r.title,
+        start_at: r.start_at,
+        end_at: r.end_at,
+        location: r.location,
+        location_details: r.location_details,
+        join_url: r.join_url,
+        awaiting_link,
+        guests: r
+            .guests
+            .and_then(|g| serde_json::from_str(&g).ok())
+            .unwrap_or_default(),
+        status: r.status,
+        canceled_by: r.canceled_by,
+        cancel_reason: r.cancel_reason,
+        canceler_type: r.canceler_type,
+        rescheduled_from_start: r.rescheduled_from_start,
+        source: r.source,
+        attendees,
+    }
 }
 
 /// Changes after `seq` for this adviser, oldest first: `(seq, meeting_id)`.

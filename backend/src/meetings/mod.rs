@@ -10,4 +10,5 @@ pub use apply::{
 };
 pub use list::{
     changes_since, latest_change, list_for_user, AttendeeRow, MeetingRow, MeetingsPage,
+    MeetingsQuery, Section, Show, ALL_PAST, ALL_UPCOMING, MAX_SEARCH_CHARS, PAGE_SIZE,
 };

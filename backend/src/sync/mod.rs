@@ -9,6 +9,7 @@
 //! itself by `X-RateLimit-Remaining` and, after a pause or a 429, resumes from the page where it
 //! stopped.
 
+mod now;
 mod plan;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use calendly::ids::{CalendlyUserUri, ScheduledEventUri};
 use calendly::{ListInvitees, ListScheduledEvents, ScheduledEvent, Status};
 
+pub use now::{sync_now, SyncNow};
 pub use plan::{needs_invitees, pace, round_sync, Cursor, Pace, StoredEvent, SyncKind};
 
 use crate::accounts::AdviserId;

@@ -70,12 +70,19 @@ pub(super) async fn store_and_process(
     .await;
 
     match attempt {
-        Ok((None, _)) => Ok(Receipt {
+        Ok((None, _)) => {
+            // Already stored: the log shows it arrived again. Best effort — the delivery
+            // itself is safe, so a failure here must not make Calendly retry.
+            if let Err(e) = super::recent::record_duplicate(&state.db, user, &key, now).await {
+                tracing::warn!(error = %e, "could not note a duplicate delivery");
+            }
+            Ok(Receipt {
             delivery_id: None,
             duplicate: true,
             user_id: user.0,
             change_seq: None,
-        }),
+        })
+        }
         Ok((Some(id), seq)) => {
             if let Some(seq) = seq {
                 state.live.committed(state.db.kind(), user, seq);

@@ -104,6 +104,9 @@ pub async fn receive(
         "Webhook deliveries by outcome.",
         &[("outcome", outcome)],
     );
+    if let (Err(e), Some(token)) = (&result, route_token) {
+        note_refusal(state, token, e).await;
+    }
     match &result {
         Err(e @ Rejection::WrongUser { .. }) => {
             tracing::warn!(security_event = true, reason = e.reason(), "{e}")
@@ -115,6 +118,35 @@ pub async fn receive(
         Ok(_) => {}
     }
     result
+}
+
+/// A refused delivery to an adviser's own callback URL goes in their delivery log (bounded per
+/// minute). Unknown and retired routes have no adviser to tell; an unavailable database cannot
+/// be written to.
+async fn note_refusal(state: &AppState, route_token: &str, rejection: &Rejection) {
+    if matches!(
+        rejection,
+        Rejection::UnknownRoute | Rejection::RetiredRoute | Rejection::Unavailable(_)
+    ) {
+        return;
+    }
+    let noted = async {
+        if let Some(RouteLookup::Active(sub)) =
+            crate::connections::route_by_token(&state.db, route_token).await?
+        {
+            super::recent::record_refusal(
+                &state.db,
+                sub.user_id,
+                state.clock.now_ms(),
+                rejection.reason(),
+            )
+            .await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    };
+    if let Err(e) = noted.await {
+        tracing::warn!(error = %e, "could not note a refused delivery");
+    }
 }
 
 async fn receive_inner(

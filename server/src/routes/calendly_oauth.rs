@@ -49,3 +49,29 @@ pub async fn disconnect(State(state): State<AppState>, who: SignedIn) -> Respons
         }
     }
 }
+
+/// `POST /api/calendly/sync`: "Sync now" — reads this adviser's meetings from Calendly again,
+/// at most once a minute, and comes back to the page saying what happened.
+#[tracing::instrument(skip_all, fields(user_id = who.adviser.id.0))]
+pub async fn sync_now(State(state): State<AppState>, who: SignedIn) -> Response {
+    use backend::sync::SyncNow;
+    let to = match backend::sync::sync_now(&state, who.adviser.id).await {
+        Ok(SyncNow::Done(report)) if report.paused_for_secs.is_some() => {
+            format!("{PAGE}?synced=paused")
+        }
+        Ok(SyncNow::Done(report)) => format!("{PAGE}?synced={}", report.events),
+        Ok(SyncNow::Started) => format!("{PAGE}?synced=started"),
+        Ok(SyncNow::TooSoon { wait_secs }) => format!("{PAGE}?sync_wait={wait_secs}"),
+        Ok(SyncNow::NotConnected) => format!("{PAGE}?error=not_connected"),
+        Ok(SyncNow::NeedsReconnect) => format!("{PAGE}?error=needs_reconnect"),
+        Ok(SyncNow::Failed(err)) => {
+            tracing::warn!(error = %err, "sync now failed");
+            format!("{PAGE}?error=sync_failed")
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "sync now failed");
+            format!("{PAGE}?error=internal")
+        }
+    };
+    Redirect::to(&to).into_response()
+}

@@ -22,6 +22,7 @@ pub fn router() -> Router<ServerState> {
             get(calendly_oauth::callback),
         )
         .route("/api/calendly/disconnect", post(calendly_oauth::disconnect))
+        .route("/api/calendly/sync", post(calendly_oauth::sync_now))
         .route("/api/meetings/stream", get(live::stream))
         .route(
             "/api/calendly/webhook/{route_token}",

@@ -397,7 +397,7 @@ on_both_databases! {
         sqlx::query("UPDATE webhook_deliveries SET status = 'failed', error = 'error returned from database: relation \"meetings\" is locked'")
             .execute(app.state.db.pool()).await.unwrap();
         let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("Received; not applied yet, retrying"), "{page}");
+        assert!(page.contains("Received: not applied yet, retrying"), "{page}");
         assert!(!page.contains("relation"), "internal error text reached the page");
     }
 }

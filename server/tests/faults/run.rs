@@ -752,23 +752,32 @@ impl World {
             .collect();
         for (a, adviser) in self.advisers.iter().enumerate() {
             let base = &self.instances[adviser.instance].url;
-            let page: serde_json::Value = adviser
-                .client
-                .post(format!("{base}/api/list_meetings"))
-                .form(&[("past_page", "0")])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            // Every meeting, page by page: the upcoming list and the past one.
+            let mut listed = Vec::new();
+            for show in ["upcoming", "past"] {
+                for page in 0.. {
+                    let answer: serde_json::Value = adviser
+                        .client
+                        .post(format!("{base}/api/list_meetings"))
+                        .form(&[("show", show), ("page", &page.to_string())])
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let list = answer[show].as_array().cloned().unwrap_or_default();
+                    let total = answer[format!("{show}_total")].as_i64().unwrap_or(0);
+                    let done = list.is_empty()
+                        || (page + 1) * answer["page_size"].as_i64().unwrap_or(50) >= total;
+                    listed.extend(list);
+                    if done {
+                        break;
+                    }
+                }
+            }
             let mut shown: HashMap<String, Vec<(bool, bool)>> = HashMap::new();
-            for m in page["upcoming"]
-                .as_array()
-                .into_iter()
-                .chain(page["past"].as_array())
-                .flatten()
-            {
+            for m in &listed {
                 for inv in m["invitees"].as_array().into_iter().flatten() {
                     shown
                         .entry(inv["email"].as_str().unwrap_or("").to_owned())

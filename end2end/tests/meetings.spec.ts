@@ -1,0 +1,105 @@
+import { expect, test } from "@playwright/test";
+import { book, calendlyUserUri, connectCalendly, SIM, signUp, uniqueEmail, waitForHydration } from "./helpers";
+
+// The adviser's browser is in Tokyo; their Calendly test account is made in the same browser.
+test.use({ timezoneId: "Asia/Tokyo" });
+
+test("times are shown in the browser's time zone, and Settings changes it", async ({ page }) => {
+  await signUp(page, uniqueEmail());
+  await expect(page.getByText("Times are shown in Asia/Tokyo.")).toBeVisible();
+  await connectCalendly(page, uniqueEmail("host"));
+  await page.goto("/sandbox");
+  await expect(page.getByLabel("Start (Asia/Tokyo)")).toBeVisible();
+
+  await page.goto("/settings/calendar");
+  await waitForHydration(page);
+  await page.getByLabel("Time zone").selectOption("Europe/Paris");
+  await page.getByRole("button", { name: "Save time zone" }).click();
+  await expect(page.getByText("Time zone saved.")).toBeVisible();
+  await expect(page.getByText("Times are shown in Europe/Paris.")).toBeVisible();
+  await page.goto("/meetings");
+  await expect(page.getByText("Times are shown in Europe/Paris.")).toBeVisible();
+});
+
+test("an adviser searches by invitee, filters cancellations and opens an invitee's history", async ({ page, request }) => {
+  await signUp(page, uniqueEmail());
+  const calendlyEmail = uniqueEmail("host");
+  await connectCalendly(page, calendlyEmail);
+  const host = await calendlyUserUri(request, calendlyEmail);
+  const first = await book(request, host, "Annual review", "Nora Quinn", 24);
+  await book(request, host, "Pension top-up", "Nora Quinn", 48);
+  await book(request, host, "Mortgage chat", "Victor Hale", 72);
+  await request.post(`${SIM}/_sim/cancel`, { data: { invitee: first.invitee_uri, by: "invitee", reason: "Ill" } });
+
+  await page.goto("/meetings");
+  await waitForHydration(page);
+  await expect(page.getByText("Victor Hale")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Upcoming (3)" })).toBeVisible();
+
+  await page.getByLabel("Search invitees").fill("victor");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page).toHaveURL(/q=victor/);
+  await expect(page.getByText("Mortgage chat")).toBeVisible();
+  await expect(page.getByText("Nora Quinn")).toHaveCount(0);
+
+  await page.getByRole("link", { name: "Clear" }).click();
+  await page.getByLabel("Show").selectOption("canceled");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByRole("heading", { name: /Cancellations/ })).toBeVisible();
+  await expect(page.getByText("Annual review")).toBeVisible();
+  await expect(page.getByText("Mortgage chat")).toHaveCount(0);
+
+  await page.goto("/meetings");
+  await page.getByRole("link", { name: "History" }).first().click();
+  await expect(page).toHaveURL(/q=nora\.quinn%40example\.com|q=nora\.quinn@example\.com/);
+  await expect(page.getByText("Annual review")).toBeVisible();
+  await expect(page.getByText("Pension top-up")).toBeVisible();
+  await expect(page.getByText("Mortgage chat")).toHaveCount(0);
+});
+
+test("with notifications on, a booking that arrives while the page is in the background is announced", async ({ page, request }) => {
+  // The browser's notification API, recorded; and a switch for "this tab is in the background".
+  await page.addInitScript(() => {
+    const shown: { title: string; body: string }[] = [];
+    (window as any).__shown = shown;
+    class RecordedNotification {
+      static permission = "default";
+      static requestPermission() {
+        RecordedNotification.permission = "granted";
+        return Promise.resolve("granted");
+      }
+      constructor(title: string, options?: { body?: string }) {
+        shown.push({ title, body: options?.body ?? "" });
+      }
+    }
+    (window as any).Notification = RecordedNotification;
+    Object.defineProperty(document, "hidden", { get: () => (window as any).__hidden === true });
+  });
+  await signUp(page, uniqueEmail());
+  const calendlyEmail = uniqueEmail("host");
+  await connectCalendly(page, calendlyEmail);
+  const host = await calendlyUserUri(request, calendlyEmail);
+  await page.goto("/meetings");
+  await waitForHydration(page);
+  await expect(page.getByText("Live", { exact: true })).toBeVisible();
+
+  // Off until the adviser turns it on: nothing is announced.
+  await page.evaluate(() => ((window as any).__hidden = true));
+  await book(request, host, "Before opting in", "Early Client");
+  await expect(page.getByText("Early Client")).toBeVisible();
+  expect(await page.evaluate(() => (window as any).__shown.length)).toBe(0);
+
+  await page.getByRole("button", { name: "Notify me of new bookings" }).click();
+  await expect(page.getByText("Notifications on")).toBeVisible();
+  await book(request, host, "Retirement plan", "Grace Lee");
+  await expect(page.getByText("Grace Lee")).toBeVisible();
+  await expect.poll(() => page.evaluate(() => (window as any).__shown)).toEqual([
+    expect.objectContaining({ title: "New booking: Retirement plan", body: expect.stringContaining("Grace Lee") }),
+  ]);
+
+  // In the foreground the page itself shows it: no notification.
+  await page.evaluate(() => ((window as any).__hidden = false));
+  await book(request, host, "Seen on screen", "Henry Ford");
+  await expect(page.getByText("Henry Ford")).toBeVisible();
+  expect(await page.evaluate(() => (window as any).__shown.length)).toBe(1);
+});
