@@ -15,8 +15,6 @@ fn CredentialsFields(#[prop(into)] password_autocomplete: String) -> impl IntoVi
             set_zone.set(z);
         }
     });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = set_zone;
     view! {
         <input type="hidden" name="timezone" prop:value=move || zone.get()/>
         <label for="email">"Email"</label>

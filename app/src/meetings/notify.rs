@@ -77,7 +77,6 @@ pub fn page_hidden() -> bool {
 mod browser {
     use leptos::prelude::*;
     use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
     use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
     use super::Alerts;
@@ -123,7 +122,7 @@ mod browser {
             alerts.set(Alerts::Blocked);
             return;
         };
-        let answered = Closure::once_into_js(move |answer: JsValue| {
+        let answered: Closure<dyn FnMut(JsValue)> = Closure::once(move |answer: JsValue| {
             if answer.as_string().as_deref() == Some("granted") {
                 remember(true);
                 alerts.set(Alerts::On);
@@ -131,7 +130,8 @@ mod browser {
                 alerts.set(current());
             }
         });
-        let _ = asked.then(answered.unchecked_ref());
+        let _ = asked.then(&answered);
+        answered.forget();
     }
 
     pub fn show(title: &str, body: &str) {

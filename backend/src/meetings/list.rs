@@ -106,17 +106,53 @@ pub struct MeetingsQuery {
     pub page: i64,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum When {
     Upcoming,
     Past,
     Any,
 }
 
-#[derive(Clone, Copy)]
-enum Order {
-    SoonestFirst,
-    LatestFirst,
+/// Which section of [`MeetingsPage`] a list fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Upcoming,
+    Past,
+    Canceled,
+}
+
+/// One list to read: which meetings, in which order, which slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct List {
+    slot: Slot,
+    when: When,
+    canceled_only: bool,
+    soonest_first: bool,
+    offset: i64,
+    limit: i64,
+}
+
+/// The lists a query reads: `All` the soonest upcoming and the latest past meetings; the
+/// others one list, a page at a time.
+fn lists_for(query: &MeetingsQuery) -> Vec<List> {
+    let offset = query.page.clamp(0, 100_000) * PAGE_SIZE;
+    let list = |slot, when, soonest_first, offset, limit| List {
+        slot,
+        when,
+        canceled_only: slot == Slot::Canceled,
+        soonest_first,
+        offset,
+        limit,
+    };
+    match query.show {
+        Show::All => vec![
+            list(Slot::Upcoming, When::Upcoming, true, 0, ALL_UPCOMING),
+            list(Slot::Past, When::Past, false, 0, ALL_PAST),
+        ],
+        Show::Upcoming => vec![list(Slot::Upcoming, When::Upcoming, true, offset, PAGE_SIZE)],
+        Show::Past => vec![list(Slot::Past, When::Past, false, offset, PAGE_SIZE)],
+        Show::Canceled => vec![list(Slot::Canceled, When::Any, false, offset, PAGE_SIZE)],
+    }
 }
 
 /// A `LIKE` pattern matching `search` anywhere, case-insensitively (lower-cased on both sides),
@@ -147,74 +183,55 @@ pub async fn list_for_user(
     query: &MeetingsQuery,
 ) -> Result<MeetingsPage, sqlx::Error> {
     let search = like_pattern(&query.search);
-    let search = search.as_deref();
-    let offset = query.page.clamp(0, 100_000) * PAGE_SIZE;
-    let mut page = MeetingsPage::default();
-    let mut rows = Vec::new();
-    let lists: Vec<(When, bool, Order, i64, i64, usize)> = match query.show {
-        Show::All => vec![
-            (When::Upcoming, false, Order::SoonestFirst, 0, ALL_UPCOMING, 0),
-            (When::Past, false, Order::LatestFirst, 0, ALL_PAST, 1),
-        ],
-        Show::Upcoming => vec![(When::Upcoming, false, Order::SoonestFirst, offset, PAGE_SIZE, 0)],
-        Show::Past => vec![(When::Past, false, Order::LatestFirst, offset, PAGE_SIZE, 1)],
-        Show::Canceled => vec![(When::Any, true, Order::LatestFirst, offset, PAGE_SIZE, 2)],
-    };
-    let mut totals = [0i64; 3];
-    for (when, canceled_only, order, offset, limit, slot) in lists {
-        let (list, total) =
-            one_list(db, user, now_ms, when, canceled_only, search, order, offset, limit).await?;
-        totals[slot] = total;
-        rows.push((slot, list));
+    let mut read = Vec::new();
+    for list in lists_for(query) {
+        let (rows, total) = one_list(db, user, now_ms, list, search.as_deref()).await?;
+        read.push((list.slot, rows, total));
     }
-    let ids: Vec<i64> = rows.iter().flat_map(|(_, l)| l.iter().map(|r| r.id)).collect();
+    let ids: Vec<i64> = read.iter().flat_map(|(_, rows, _)| rows.iter().map(|r| r.id)).collect();
     let mut attendees = attendees_of(db, &ids).await?;
-    for (slot, list) in rows {
-        let meetings = list
-            .into_iter()
-            .map(|r| {
-                let who = attendees.remove(&r.id).unwrap_or_default();
-                meeting_row(r, who)
-            })
-            .collect();
+    let mut page = MeetingsPage::default();
+    for (slot, rows, total) in read {
         let section = Section {
-            meetings,
-            total: totals[slot],
+            meetings: rows
+                .into_iter()
+                .map(|r| {
+                    let who = attendees.remove(&r.id).unwrap_or_default();
+                    meeting_row(r, who)
+                })
+                .collect(),
+            total,
         };
         match slot {
-            0 => page.upcoming = section,
-            1 => page.past = section,
-            _ => page.canceled = section,
+            Slot::Upcoming => page.upcoming = section,
+            Slot::Past => page.past = section,
+            Slot::Canceled => page.canceled = section,
         }
     }
     Ok(page)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One list's rows and how many match in all.
 async fn one_list(
     db: &Db,
     user: AdviserId,
     now_ms: i64,
-    when: When,
-    canceled_only: bool,
+    list: List,
     search: Option<&str>,
-    order: Order,
-    offset: i64,
-    limit: i64,
 ) -> Result<(Vec<Row>, i64), sqlx::Error> {
     // Placeholders are numbered as they are added, so each query binds exactly what it uses.
     let mut filter = String::from("m.user_id = $1 AND m.status <> 'rescheduled'");
     let mut next = 2;
-    let now_at = match when {
+    let now_bound = match list.when {
         When::Any => None,
         When::Upcoming | When::Past => {
-            let op = if matches!(when, When::Upcoming) { ">=" } else { "<" };
+            let op = if list.when == When::Upcoming { ">=" } else { "<" };
             filter.push_str(&format!(" AND m.end_at {op} ${next}"));
             next += 1;
             Some(now_ms)
         }
     };
-    if canceled_only {
+    if list.canceled_only {
         filter.push_str(" AND m.status = 'canceled'");
     }
     if search.is_some() {
@@ -224,63 +241,33 @@ async fn one_list(
         ));
         next += 1;
     }
-    let order = match order {
-        Order::SoonestFirst => "m.start_at ASC, m.id ASC",
-        Order::LatestFirst => "m.start_at DESC, m.id DESC",
+    let order = if list.soonest_first {
+        "m.start_at ASC, m.id ASC"
+    } else {
+        "m.start_at DESC, m.id DESC"
     };
     let list_sql = format!(
         "{SELECT} WHERE {filter} ORDER BY {order} LIMIT ${next} OFFSET ${}",
         next + 1
     );
     let count_sql = format!("SELECT COUNT(*) FROM meetings m WHERE {filter}");
-    let mut list = sqlx::query_as::<_, Row>(&list_sql).bind(user.0);
+    let mut rows = sqlx::query_as::<_, Row>(&list_sql).bind(user.0);
     let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(user.0);
-    if let Some(now) = now_at {
-        list = list.bind(now);
+    if let Some(now) = now_bound {
+        rows = rows.bind(now);
         count = count.bind(now);
     }
     if let Some(pattern) = search {
-        list = list.bind(pattern.to_owned());
+        rows = rows.bind(pattern.to_owned());
         count = count.bind(pattern.to_owned());
     }
-    let rows = list.bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let rows = rows
+        .bind(list.limit)
+        .bind(list.offset)
+        .fetch_all(db.pool())
+        .await?;
     let (total,) = count.fetch_one(db.pool()).await?;
     Ok((rows, total))
-}
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    event_uri: String,
-    title: String,
-    start_at: i64,
-    end_at: i64,
-    location: Option<String>,
-    location_details: Option<String>,
-    location_kind: Option<String>,
-    location_status: Option<String>,
-    join_url: Option<String>,
-    guests: Option<String>,
-    status: String,
-    canceled_by: Option<String>,
-    cancel_reason: Option<String>,
-    canceler_type: Option<String>,
-    rescheduled_from_start: Option<i64>,
-    source: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct Attendee {
-    meeting_id: i64,
-    name: String,
-    email: String,
-    timezone: Option<String>,
-    status: String,
-    rescheduled: i64,
-    no_show: i64,
-    questions: Option<String>,
-    cancel_url: Option<String>,
-    reschedule_url: Option<String>,
 }
 
 const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.location_details, m.location_kind, m.location_status, \
@@ -377,4 +364,29 @@ pub async fn latest_change(db: &Db, user: AdviserId) -> Result<i64, sqlx::Error>
             .fetch_one(db.pool())
             .await?;
     Ok(seq.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_is_a_literal_substring_pattern() {
+        assert_eq!(like_pattern("  Ann "), Some("%ann%".into()));
+        assert_eq!(like_pattern("50%_off\\"), Some("%50\\%\\_off\\\\%".into()));
+        assert_eq!(like_pattern("   "), None);
+        assert_eq!(like_pattern(&"x".repeat(500)).unwrap().len(), MAX_SEARCH_CHARS + 2);
+    }
+
+    #[test]
+    fn all_reads_two_short_lists_and_the_others_one_page() {
+        let all = lists_for(&MeetingsQuery::default());
+        assert_eq!(all.iter().map(|l| (l.slot, l.limit)).collect::<Vec<_>>(), [(Slot::Upcoming, ALL_UPCOMING), (Slot::Past, ALL_PAST)]);
+        let canceled = lists_for(&MeetingsQuery { show: Show::Canceled, page: 2, ..Default::default() });
+        assert_eq!(canceled.len(), 1);
+        assert!(canceled[0].canceled_only && canceled[0].when == When::Any);
+        assert_eq!(canceled[0].offset, 2 * PAGE_SIZE);
+        let huge = lists_for(&MeetingsQuery { show: Show::Past, page: i64::MAX, ..Default::default() });
+        assert_eq!(huge[0].offset, 100_000 * PAGE_SIZE, "a silly page number is clamped");
+    }
 }
