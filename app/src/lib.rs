@@ -9,9 +9,9 @@ pub mod error;
 mod layout;
 pub mod meetings;
 pub mod sandbox;
-pub mod time_zone;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod time_zone;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -86,7 +86,7 @@ fn TimeZoneForm(view: TimeZoneView, saved: ServerAction<SetTimeZone>) -> impl In
                 <option value="" selected=own.is_empty()>{follow}</option>
                 {view.choices.into_iter().map(|z| {
                     let selected = z == own;
-                    view! { <option value=z.clone() selected=selected>{z}</option> }
+                    view! { <option value=z.clone() selected=selected>{z.clone()}</option> }
                 }).collect_view()}
             </select>
             {move || result().map(|(class, text)| view! { <p class=class role="status">{text}</p> })}

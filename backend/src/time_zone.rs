@@ -29,9 +29,11 @@ pub fn choices() -> Vec<&'static str> {
         .map(|tz| tz.name())
         .filter(|n| n.contains('/') || *n == "UTC")
         .filter(|n| {
-            !["US/", "Etc/", "SystemV/", "Canada/", "Brazil/", "Chile/", "Mexico/"]
-                .iter()
-                .any(|p| n.starts_with(p))
+            ![
+                "US/", "Etc/", "SystemV/", "Canada/", "Brazil/", "Chile/", "Mexico/",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
         })
         .collect();
     names.sort_unstable();
@@ -44,7 +46,10 @@ mod tests {
 
     #[test]
     fn the_advisers_own_zone_wins_over_calendlys() {
-        assert_eq!(shown(Some("Europe/London"), Some("America/New_York")), "Europe/London");
+        assert_eq!(
+            shown(Some("Europe/London"), Some("America/New_York")),
+            "Europe/London"
+        );
     }
 
     #[test]
@@ -54,7 +59,10 @@ mod tests {
 
     #[test]
     fn an_unknown_zone_is_skipped_not_shown() {
-        assert_eq!(shown(Some("Mars/Olympus"), Some("Asia/Tokyo")), "Asia/Tokyo");
+        assert_eq!(
+            shown(Some("Mars/Olympus"), Some("Asia/Tokyo")),
+            "Asia/Tokyo"
+        );
         assert_eq!(shown(Some(""), None), "UTC");
     }
 
@@ -68,7 +76,12 @@ mod tests {
     #[test]
     fn the_choices_include_common_zones_and_skip_aliases() {
         let all = choices();
-        for zone in ["UTC", "Europe/London", "America/New_York", "Australia/Sydney"] {
+        for zone in [
+            "UTC",
+            "Europe/London",
+            "America/New_York",
+            "Australia/Sydney",
+        ] {
             assert!(all.contains(&zone), "{zone}");
         }
         assert!(!all.iter().any(|z| z.starts_with("US/")));

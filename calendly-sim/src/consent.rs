@@ -298,8 +298,7 @@ fn browser_timezone(raw: Option<&str>) -> String {
         Some(z)
             if !z.is_empty()
                 && z.len() <= 64
-                && z
-                    .chars()
+                && z.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) =>
         {
             z.to_string()

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InviteeView {
     pub name: String,
@@ -74,8 +73,8 @@ pub async fn list_meetings(
     q: Option<String>,
     page: Option<i64>,
 ) -> Result<MeetingsView, AppError> {
-    use backend::meetings::{MeetingsQuery, Show};
     use crate::server::{current_adviser, format_clock, format_time, iso, shown_timezone, state};
+    use backend::meetings::{MeetingsQuery, Show};
     let state = state()?;
     let adviser = current_adviser().await?;
     let connection = backend::connections::load(&state.db, adviser.id)

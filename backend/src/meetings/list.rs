@@ -149,7 +149,13 @@ fn lists_for(query: &MeetingsQuery) -> Vec<List> {
             list(Slot::Upcoming, When::Upcoming, true, 0, ALL_UPCOMING),
             list(Slot::Past, When::Past, false, 0, ALL_PAST),
         ],
-        Show::Upcoming => vec![list(Slot::Upcoming, When::Upcoming, true, offset, PAGE_SIZE)],
+        Show::Upcoming => vec![list(
+            Slot::Upcoming,
+            When::Upcoming,
+            true,
+            offset,
+            PAGE_SIZE,
+        )],
         Show::Past => vec![list(Slot::Past, When::Past, false, offset, PAGE_SIZE)],
         Show::Canceled => vec![list(Slot::Canceled, When::Any, false, offset, PAGE_SIZE)],
     }
@@ -188,7 +194,10 @@ pub async fn list_for_user(
         let (rows, total) = one_list(db, user, now_ms, list, search.as_deref()).await?;
         read.push((list.slot, rows, total));
     }
-    let ids: Vec<i64> = read.iter().flat_map(|(_, rows, _)| rows.iter().map(|r| r.id)).collect();
+    let ids: Vec<i64> = read
+        .iter()
+        .flat_map(|(_, rows, _)| rows.iter().map(|r| r.id))
+        .collect();
     let mut attendees = attendees_of(db, &ids).await?;
     let mut page = MeetingsPage::default();
     for (slot, rows, total) in read {
@@ -225,7 +234,11 @@ async fn one_list(
     let now_bound = match list.when {
         When::Any => None,
         When::Upcoming | When::Past => {
-            let op = if list.when == When::Upcoming { ">=" } else { "<" };
+            let op = if list.when == When::Upcoming {
+                ">="
+            } else {
+                "<"
+            };
             filter.push_str(&format!(" AND m.end_at {op} ${next}"));
             next += 1;
             Some(now_ms)
@@ -270,6 +283,41 @@ async fn one_list(
     Ok((rows, total))
 }
 
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    event_uri: String,
+    title: String,
+    start_at: i64,
+    end_at: i64,
+    location: Option<String>,
+    location_details: Option<String>,
+    location_kind: Option<String>,
+    location_status: Option<String>,
+    join_url: Option<String>,
+    guests: Option<String>,
+    status: String,
+    canceled_by: Option<String>,
+    cancel_reason: Option<String>,
+    canceler_type: Option<String>,
+    rescheduled_from_start: Option<i64>,
+    source: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Attendee {
+    meeting_id: i64,
+    name: String,
+    email: String,
+    timezone: Option<String>,
+    status: String,
+    rescheduled: i64,
+    no_show: i64,
+    questions: Option<String>,
+    cancel_url: Option<String>,
+    reschedule_url: Option<String>,
+}
+
 const SELECT: &str = "SELECT m.id, m.event_uri, m.title, m.start_at, m.end_at, m.location, m.location_details, m.location_kind, m.location_status, \
     m.join_url, m.guests, m.status, m.canceled_by, m.cancel_reason, m.canceler_type, prev.start_at AS rescheduled_from_start, m.source \
     FROM meetings m LEFT JOIN meetings prev ON prev.user_id = m.user_id AND prev.event_uri = m.rescheduled_from";
@@ -294,23 +342,26 @@ async fn attendees_of(
         query = query.bind(*id);
     }
     for a in query.fetch_all(db.pool()).await? {
-        by_meeting.entry(a.meeting_id).or_default().push(AttendeeRow {
-            name: a.name,
-            email: a.email,
-            timezone: a.timezone,
-            status: a.status,
-            rescheduled: a.rescheduled == 1,
-            no_show: a.no_show == 1,
-            questions: a
-                .questions
-                .and_then(|q| serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|qa| (qa.question, qa.answer))
-                .collect(),
-            cancel_url: a.cancel_url,
-            reschedule_url: a.reschedule_url,
-        });
+        by_meeting
+            .entry(a.meeting_id)
+            .or_default()
+            .push(AttendeeRow {
+                name: a.name,
+                email: a.email,
+                timezone: a.timezone,
+                status: a.status,
+                rescheduled: a.rescheduled == 1,
+                no_show: a.no_show == 1,
+                questions: a
+                    .questions
+                    .and_then(|q| serde_json::from_str::<Vec<calendly::QuestionAndAnswer>>(&q).ok())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|qa| (qa.question, qa.answer))
+                    .collect(),
+                cancel_url: a.cancel_url,
+                reschedule_url: a.reschedule_url,
+            });
     }
     Ok(by_meeting)
 }
@@ -375,18 +426,36 @@ mod tests {
         assert_eq!(like_pattern("  Ann "), Some("%ann%".into()));
         assert_eq!(like_pattern("50%_off\\"), Some("%50\\%\\_off\\\\%".into()));
         assert_eq!(like_pattern("   "), None);
-        assert_eq!(like_pattern(&"x".repeat(500)).unwrap().len(), MAX_SEARCH_CHARS + 2);
+        assert_eq!(
+            like_pattern(&"x".repeat(500)).unwrap().len(),
+            MAX_SEARCH_CHARS + 2
+        );
     }
 
     #[test]
     fn all_reads_two_short_lists_and_the_others_one_page() {
         let all = lists_for(&MeetingsQuery::default());
-        assert_eq!(all.iter().map(|l| (l.slot, l.limit)).collect::<Vec<_>>(), [(Slot::Upcoming, ALL_UPCOMING), (Slot::Past, ALL_PAST)]);
-        let canceled = lists_for(&MeetingsQuery { show: Show::Canceled, page: 2, ..Default::default() });
+        assert_eq!(
+            all.iter().map(|l| (l.slot, l.limit)).collect::<Vec<_>>(),
+            [(Slot::Upcoming, ALL_UPCOMING), (Slot::Past, ALL_PAST)]
+        );
+        let canceled = lists_for(&MeetingsQuery {
+            show: Show::Canceled,
+            page: 2,
+            ..Default::default()
+        });
         assert_eq!(canceled.len(), 1);
         assert!(canceled[0].canceled_only && canceled[0].when == When::Any);
         assert_eq!(canceled[0].offset, 2 * PAGE_SIZE);
-        let huge = lists_for(&MeetingsQuery { show: Show::Past, page: i64::MAX, ..Default::default() });
-        assert_eq!(huge[0].offset, 100_000 * PAGE_SIZE, "a silly page number is clamped");
+        let huge = lists_for(&MeetingsQuery {
+            show: Show::Past,
+            page: i64::MAX,
+            ..Default::default()
+        });
+        assert_eq!(
+            huge[0].offset,
+            100_000 * PAGE_SIZE,
+            "a silly page number is clamped"
+        );
     }
 }

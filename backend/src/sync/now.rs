@@ -20,7 +20,9 @@ pub enum SyncNow {
     /// Still running; its result appears under "Last sync".
     Started,
     /// Another manual sync started less than a minute ago: try again after this many seconds.
-    TooSoon { wait_secs: i64 },
+    TooSoon {
+        wait_secs: i64,
+    },
     NotConnected,
     NeedsReconnect,
     Failed(String),

@@ -77,11 +77,11 @@ pub(super) async fn store_and_process(
                 tracing::warn!(error = %e, "could not note a duplicate delivery");
             }
             Ok(Receipt {
-            delivery_id: None,
-            duplicate: true,
-            user_id: user.0,
-            change_seq: None,
-        })
+                delivery_id: None,
+                duplicate: true,
+                user_id: user.0,
+                change_seq: None,
+            })
         }
         Ok((Some(id), seq)) => {
             if let Some(seq) = seq {

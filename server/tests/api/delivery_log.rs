@@ -13,7 +13,10 @@ async fn post_signed(app: &TestApp, url: &str, body: &str, key: &str) -> u16 {
     app.client
         .post(url)
         .header("content-type", "application/json")
-        .header("Calendly-Webhook-Signature", format!("t={t},v1={}", sign(&key, t, body.as_bytes())))
+        .header(
+            "Calendly-Webhook-Signature",
+            format!("t={t},v1={}", sign(&key, t, body.as_bytes())),
+        )
         .body(body.to_owned())
         .send()
         .await

@@ -7,7 +7,12 @@ use crate::helpers::{Adviser, TestApp};
 use crate::on_both_databases;
 
 async fn sync_now(app: &TestApp, adviser: &Adviser) -> String {
-    let response = adviser.client.post(app.url("/api/calendly/sync")).send().await.unwrap();
+    let response = adviser
+        .client
+        .post(app.url("/api/calendly/sync"))
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_redirection(), "{}", response.status());
     response.headers()["location"].to_str().unwrap().to_owned()
 }

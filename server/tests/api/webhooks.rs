@@ -1155,9 +1155,18 @@ mod order_independence {
     async fn meetings(db: &Db, user: AdviserId) -> Vec<MeetingRow> {
         let mut all = Vec::new();
         for show in [Show::Upcoming, Show::Past] {
-            let query = MeetingsQuery { show, ..Default::default() };
-            let page = list_for_user(db, user, base().timestamp_millis(), &query).await.unwrap();
-            let section = if show == Show::Upcoming { page.upcoming } else { page.past };
+            let query = MeetingsQuery {
+                show,
+                ..Default::default()
+            };
+            let page = list_for_user(db, user, base().timestamp_millis(), &query)
+                .await
+                .unwrap();
+            let section = if show == Show::Upcoming {
+                page.upcoming
+            } else {
+                page.past
+            };
             assert!(section.total <= PAGE_SIZE, "one page holds them all");
             all.extend(section.meetings);
         }
