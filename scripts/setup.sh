@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (idempotently) everything the run and test commands need on a fresh machine:
 # the wasm32 target, cargo-leptos, wasm-bindgen-cli (same version as the crate in Cargo.lock),
-# wasm-opt (npm binaryen), Chromium (Debian) and the end2end npm packages, and starts PostgreSQL.
+# wasm-opt (npm binaryen), Chromium and nginx (Debian) and the end2end npm packages, and starts
+# PostgreSQL.
 # Only package registries are used. Usage: scripts/setup.sh [--no-browser] [--no-postgres]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,14 @@ if [ "$want_browser" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq chromium >/dev/null
+  fi
+  # The browser tests run once through nginx (deploy/); only the binary is used, never the
+  # system service (it may be started by the package's postinst; the tests do not use port 80).
+  if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null; then
+    log "installing Debian's nginx"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq nginx >/dev/null
   fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     log "installing end2end npm packages"

@@ -52,8 +52,8 @@ pub async fn set_time_zone(timezone: String) -> Result<(), AppError> {
 pub fn TimeZoneCard(saved: ServerAction<SetTimeZone>) -> impl IntoView {
     let zone = Resource::new(move || saved.version().get(), |_| time_zone());
     view! {
-        <section class="card" aria-labelledby="timezone-heading">
-            <h2 id="timezone-heading">"Time zone"</h2>
+        <section class="card">
+            <h2>"Time zone"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match zone.await {
