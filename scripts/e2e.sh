@@ -41,7 +41,7 @@ healthy() {
   return 1
 }
 fresh_database() {
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null || return 1
+  PGOPTIONS=--client-min-messages=warning psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null || return 1
   databases+=("$1")
 }
 # The variables that point an instance at the simulator a sandbox-mode instance started: every
