@@ -24,14 +24,20 @@ pub async fn time_zone() -> Result<TimeZoneView, AppError> {
     let connection = backend::connections::load(&state.db, adviser.id)
         .await
         .map_err(AppError::internal)?;
+    let mut choices: Vec<String> = backend::time_zone::choices()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    // A zone taken from a browser may be one the list leaves out (say `Etc/GMT+5`): it is still
+    // the one selected.
+    if let Some(own) = adviser.timezone.as_ref().filter(|z| !choices.contains(z)) {
+        choices.insert(0, own.clone());
+    }
     Ok(TimeZoneView {
         shown: shown_timezone(&adviser, connection.as_ref()),
         own: adviser.timezone.clone(),
         calendly: connection.map(|c| c.timezone).filter(|z| !z.is_empty()),
-        choices: backend::time_zone::choices()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+        choices,
     })
 }
 

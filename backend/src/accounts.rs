@@ -285,8 +285,8 @@ pub async fn set_timezone(
     Ok(())
 }
 
-/// Takes the browser's time zone for an adviser who has none yet (at sign-up or sign-in); a
-/// zone the adviser chose is never overwritten, and an unknown name is ignored.
+/// Takes the browser's time zone for a new adviser (at sign-up); a zone already set is never
+/// overwritten, and an unknown name is ignored. (No zone means "same as my Calendly account".)
 pub async fn adopt_browser_timezone(
     db: &Db,
     adviser: AdviserId,

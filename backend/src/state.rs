@@ -30,6 +30,8 @@ pub struct AppState {
     pub sandbox: Option<calendly_sim::Simulator>,
     /// Open live streams, per instance and per session.
     pub streams: StreamSlots,
+    /// Refused deliveries noted in the delivery log, per adviser per minute.
+    pub refusal_notes: crate::webhooks::RefusalNotes,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
             locks: KeyedLocks::default(),
             subscription_locks: KeyedLocks::default(),
             limits: CalendlyLimits::default(),
+            refusal_notes: Default::default(),
             sandbox,
             streams,
         }

@@ -21,8 +21,8 @@ pub fn shown(adviser: Option<&str>, calendly: Option<&str>) -> String {
         .unwrap_or_else(|| "UTC".to_owned())
 }
 
-/// Every zone an adviser may choose, sorted by name (the canonical IANA names, not the
-/// deprecated aliases).
+/// The zones offered in Settings, sorted by name: the region/city names chrono-tz knows, without
+/// the legacy `US/…`, `Etc/…` and country groups (any zone [`parse`] accepts may still be saved).
 pub fn choices() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS
         .iter()

@@ -13,3 +13,4 @@ CREATE TABLE webhook_refusals (
     reason  TEXT   NOT NULL
 );
 CREATE INDEX webhook_refusals_by_user ON webhook_refusals (user_id, at);
+CREATE INDEX webhook_refusals_by_age ON webhook_refusals (at);

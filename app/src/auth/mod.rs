@@ -29,9 +29,13 @@ pub async fn sign_up(
     let adviser = backend::accounts::sign_up(&state.db, &state.clock, &email, &password)
         .await
         .map_err(|e| fail(e.into()))?;
-    backend::accounts::adopt_browser_timezone(&state.db, adviser.id, timezone.as_deref())
-        .await
-        .map_err(AppError::internal)?;
+    // The browser's zone, when the page sent it. Best effort: the account exists already, and a
+    // zone can be chosen later in Settings.
+    if let Err(err) =
+        backend::accounts::adopt_browser_timezone(&state.db, adviser.id, timezone.as_deref()).await
+    {
+        tracing::warn!(error = %err, "could not store the new adviser's time zone");
+    }
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())
@@ -39,22 +43,13 @@ pub async fn sign_up(
 
 /// Signs in with email and password and goes to Meetings.
 #[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(
-    email: String,
-    password: String,
-    timezone: Option<String>,
-) -> Result<(), AppError> {
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::server::{client_address, fail, state};
     let state = state()?;
     let client = client_address();
     let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password, &client)
         .await
         .map_err(|e| fail(e.into()))?;
-    if adviser.timezone.is_none() {
-        backend::accounts::adopt_browser_timezone(&state.db, adviser.id, timezone.as_deref())
-            .await
-            .map_err(AppError::internal)?;
-    }
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())

@@ -4,19 +4,24 @@ use leptos_router::components::A;
 use super::{SignIn, SignUp};
 use crate::error::AppError;
 
-/// Email and password fields; "Show password" works once the page has hydrated. Once hydrated,
-/// the form also sends the browser's time zone, which an adviser without one adopts.
+/// The browser's time zone, sent with the sign-up form once the page has hydrated: a new
+/// account shows times in it (changeable in Settings).
 #[component]
-fn CredentialsFields(#[prop(into)] password_autocomplete: String) -> impl IntoView {
-    let (show, set_show) = signal(false);
+fn BrowserTimeZone() -> impl IntoView {
     let (zone, set_zone) = signal(String::new());
     Effect::new(move |_| {
         if let Some(z) = crate::browser::time_zone() {
             set_zone.set(z);
         }
     });
+    view! { <input type="hidden" name="timezone" prop:value=move || zone.get()/> }
+}
+
+/// Email and password fields; "Show password" works once the page has hydrated.
+#[component]
+fn CredentialsFields(#[prop(into)] password_autocomplete: String) -> impl IntoView {
+    let (show, set_show) = signal(false);
     view! {
-        <input type="hidden" name="timezone" prop:value=move || zone.get()/>
         <label for="email">"Email"</label>
         <input id="email" type="email" name="email" autocomplete="username" required/>
         <label for="password">"Password"</label>
@@ -55,6 +60,7 @@ pub fn SignUpPage() -> impl IntoView {
         <section class="auth-card">
             <h1>"Create your Advicly account"</h1>
             <ActionForm action=action>
+                <BrowserTimeZone/>
                 <CredentialsFields password_autocomplete="new-password"/>
                 <p class="hint">"At least 10 characters."</p>
                 <Show when=move || error_text(action.value().get()).is_some()>

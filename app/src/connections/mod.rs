@@ -47,7 +47,7 @@ pub fn message_for_error(code: &str) -> &'static str {
         "config" => "Calendly is not configured on this server.",
         "scope" => "Calendly refused the permissions Advicly asks for (invalid scope), so nothing was connected. The server's Calendly app must allow: users:read, webhooks:read, webhooks:write, scheduled_events:read.",
         "authorize" => "Calendly could not authorize Advicly, so nothing was connected. Please try again; if it keeps happening, the server's Calendly app settings need attention.",
-        "not_connected" => "Calendly is not connected, so there is nothing to sync. Click Connect Calendly first.",
+        "not_connected" => "Calendly is not connected, so there is nothing to sync. Connect your Calendly account first.",
         "needs_reconnect" => "Calendly needs to be reconnected before meetings can be synced.",
         "sync_failed" => "The sync did not finish: Calendly could not be reached or refused the request. Meetings keep syncing on their own; try again in a few minutes.",
         "profile" => "Calendly did not let Advicly read your Calendly profile, so nothing was connected. Check that your Calendly user may use connected apps, then try again.",
@@ -88,12 +88,19 @@ fn log_outcome(outcome: &backend::webhooks::LogOutcome) -> String {
 
 /// What the page says after "Sync now" (`?synced=` / `?sync_wait=`).
 pub fn message_for_sync(synced: Option<&str>, wait_secs: Option<&str>) -> Option<String> {
-    if let Some(secs) = wait_secs.and_then(|s| s.parse::<u32>().ok()) {
+    let wait = wait_secs.and_then(|s| s.parse::<u32>().ok());
+    if let (Some("limited"), Some(secs)) = (synced, wait) {
+        return Some(format!(
+            "Calendly asked Advicly to slow down (its rate limit is shared with your other Calendly apps). Syncing resumes by itself; try again in {secs} s."
+        ));
+    }
+    if let Some(secs) = wait {
         return Some(format!(
             "A sync ran less than a minute ago. To stay within Calendly's rate limit, try again in {secs} s."
         ));
     }
     Some(match synced? {
+        "running" => "A sync is already under way (or paused to stay within Calendly's rate limit); it carries on by itself.".to_owned(),
         "started" => "Sync started: it goes on in the background, and new meetings appear on your Meetings page as it finds them.".to_owned(),
         "paused" => "Synced part of your meetings, then paused to stay within Calendly's rate limit; the rest follows automatically.".to_owned(),
         n => match n.parse::<u32>() {

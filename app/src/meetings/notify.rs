@@ -8,10 +8,13 @@ use leptos::prelude::*;
 
 use super::MeetingView;
 
-/// A new booking worth a notification: in `now` but not in `before`, and not canceled.
+/// New bookings worth a notification: meetings stored after every one shown before (ids grow
+/// with each new booking), so one that merely scrolls into the list is not announced; neither
+/// canceled nor moved here by a reschedule.
 pub fn new_bookings<'a>(before: &HashSet<i64>, now: &'a [MeetingView]) -> Vec<&'a MeetingView> {
+    let newest_before = before.iter().copied().max().unwrap_or(i64::MAX);
     now.iter()
-        .filter(|m| !m.canceled && !before.contains(&m.id))
+        .filter(|m| m.id > newest_before && !m.canceled && m.rescheduled_from.is_none())
         .collect()
 }
 

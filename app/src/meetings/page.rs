@@ -132,6 +132,7 @@ fn Filters(listing: Memo<Listing>) -> impl IntoView {
                 name="q"
                 placeholder="Name or email"
                 maxlength="100"
+                value=listing.get_untracked().q
                 prop:value=move || listing.get().q
             />
             <label for="meeting-show">"Show"</label>

@@ -162,7 +162,8 @@ fn lists_for(query: &MeetingsQuery) -> Vec<List> {
 }
 
 /// A `LIKE` pattern matching `search` anywhere, case-insensitively (lower-cased on both sides),
-/// with `%`, `_` and `\` in the search taken literally.
+/// with `%`, `_` and `!` in the search taken literally (`ESCAPE '!'`: the same on SQLite and
+/// PostgreSQL, whatever `standard_conforming_strings` says).
 fn like_pattern(search: &str) -> Option<String> {
     let search: String = search.trim().chars().take(MAX_SEARCH_CHARS).collect();
     if search.is_empty() {
@@ -170,8 +171,8 @@ fn like_pattern(search: &str) -> Option<String> {
     }
     let mut pattern = String::from("%");
     for c in search.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
         }
         pattern.push(c);
     }
@@ -250,7 +251,7 @@ async fn one_list(
     if search.is_some() {
         filter.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM attendees a WHERE a.meeting_id = m.id \
-             AND (lower(a.name) LIKE ${next} ESCAPE '\\' OR lower(a.email) LIKE ${next} ESCAPE '\\'))"
+             AND (lower(a.name) LIKE ${next} ESCAPE '!' OR lower(a.email) LIKE ${next} ESCAPE '!'))"
         ));
         next += 1;
     }
@@ -424,7 +425,7 @@ mod tests {
     #[test]
     fn a_search_is_a_literal_substring_pattern() {
         assert_eq!(like_pattern("  Ann "), Some("%ann%".into()));
-        assert_eq!(like_pattern("50%_off\\"), Some("%50\\%\\_off\\\\%".into()));
+        assert_eq!(like_pattern("50%_off!"), Some("%50!%!_off!!%".into()));
         assert_eq!(like_pattern("   "), None);
         assert_eq!(
             like_pattern(&"x".repeat(500)).unwrap().len(),

@@ -23,6 +23,12 @@ pub enum SyncNow {
     TooSoon {
         wait_secs: i64,
     },
+    /// A sync is under way, or paused for Calendly's rate limit: it carries on by itself.
+    AlreadyRunning,
+    /// Calendly answered 429 for this adviser: no call before its reset.
+    RateLimited {
+        wait_secs: u64,
+    },
     NotConnected,
     NeedsReconnect,
     Failed(String),
@@ -45,6 +51,16 @@ pub async fn sync_now(state: &AppState, user: AdviserId) -> Result<SyncNow, sqlx
         _ => return Ok(SyncNow::NotConnected),
     }
     let now = state.clock.now_ms();
+    if let Some(wait_secs) = state.limits.wait_secs(user.0, now) {
+        return Ok(SyncNow::RateLimited { wait_secs });
+    }
+    // A sync keeps a cursor while it runs or is paused: a second one would only repeat its work.
+    if connections::sync_state(&state.db, user)
+        .await?
+        .is_some_and(|s| s.has_cursor == 1)
+    {
+        return Ok(SyncNow::AlreadyRunning);
+    }
     if !connections::claim_manual_sync(&state.db, user, now, COOLDOWN_MS).await? {
         let last = connections::manual_sync_at(&state.db, user).await?;
         let wait_ms = must_wait(last, now).unwrap_or(1000);

@@ -9,6 +9,7 @@ mod retention;
 pub use process::process_pending;
 pub use receive::{receive, Receipt, Rejection, MAX_BODY_BYTES};
 pub use recent::{
-    delivery_log, purge_old_refusals, record_refusal, LogEntry, LogOutcome, MAX_REFUSALS_PER_MINUTE,
+    delivery_log, purge_old_refusals, record_refusal, LogEntry, LogOutcome, RefusalNotes,
+    MAX_REFUSALS_PER_MINUTE,
 };
 pub use retention::{purge_old_bodies, BODY_RETENTION_DAYS};

@@ -88,12 +88,14 @@ pub async fn receive(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<Receipt, Rejection> {
+    let shared = state;
     // Deliveries use their reserved connections: busy pages never make Calendly wait.
     let state = &AppState {
         db: state.db.for_ingest(),
         ..state.clone()
     };
-    let result = receive_inner(state, route_token, signature, body).await;
+    let mut routed_to = None;
+    let result = receive_inner(state, route_token, signature, body, &mut routed_to).await;
     let outcome = match &result {
         Ok(r) if r.duplicate => "duplicate",
         Ok(_) => "stored",
@@ -104,8 +106,8 @@ pub async fn receive(
         "Webhook deliveries by outcome.",
         &[("outcome", outcome)],
     );
-    if let (Err(e), Some(token)) = (&result, route_token) {
-        note_refusal(state, token, e).await;
+    if let (Err(e), Some(user)) = (&result, routed_to) {
+        note_refusal(shared, user, e);
     }
     match &result {
         Err(e @ Rejection::WrongUser { .. }) => {
@@ -120,40 +122,37 @@ pub async fn receive(
     result
 }
 
-/// A refused delivery to an adviser's own callback URL goes in their delivery log (bounded per
-/// minute). Unknown and retired routes have no adviser to tell; an unavailable database cannot
-/// be written to.
-async fn note_refusal(state: &AppState, route_token: &str, rejection: &Rejection) {
+/// A refused delivery to an adviser's own callback URL goes in their delivery log. Unknown and
+/// retired routes have no adviser to tell, and an unavailable database cannot be written to.
+/// Bounded before the database is touched ([`super::RefusalNotes`]), written on the shared pool
+/// after the answer, so a flood of bad requests costs no ingest connection and no write lock.
+fn note_refusal(shared: &AppState, user: crate::accounts::AdviserId, rejection: &Rejection) {
     if matches!(
         rejection,
         Rejection::UnknownRoute | Rejection::RetiredRoute | Rejection::Unavailable(_)
     ) {
         return;
     }
-    let noted = async {
-        if let Some(RouteLookup::Active(sub)) =
-            crate::connections::route_by_token(&state.db, route_token).await?
-        {
-            super::recent::record_refusal(
-                &state.db,
-                sub.user_id,
-                state.clock.now_ms(),
-                rejection.reason(),
-            )
-            .await?;
-        }
-        Ok::<_, sqlx::Error>(())
-    };
-    if let Err(e) = noted.await {
-        tracing::warn!(error = %e, "could not note a refused delivery");
+    let now = shared.clock.now_ms();
+    if !shared.refusal_notes.take(user.0, now) {
+        return;
     }
+    let db = shared.db.clone();
+    let reason = rejection.reason();
+    tokio::spawn(async move {
+        if let Err(e) = super::recent::record_refusal(&db, user, now, reason).await {
+            tracing::warn!(error = %e, "could not note a refused delivery");
+        }
+    });
 }
 
+/// `routed_to` is set to the adviser once the route token names an active subscription.
 async fn receive_inner(
     state: &AppState,
     route_token: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
+    routed_to: &mut Option<crate::accounts::AdviserId>,
 ) -> Result<Receipt, Rejection> {
     let route = match route_token {
         Some(token) => Some(
@@ -164,6 +163,9 @@ async fn receive_inner(
         ),
         None => None,
     };
+    if let Some(RouteLookup::Active(sub)) = &route {
+        *routed_to = Some(sub.user_id);
+    }
 
     let header = SignatureHeader::parse(signature.unwrap_or("")).map_err(Rejection::Signature)?;
     verify_any(

@@ -30,6 +30,31 @@ pub const MAX_REFUSALS_PER_MINUTE: i64 = 5;
 /// How long refusals are kept.
 pub const REFUSAL_RETENTION_DAYS: i64 = 7;
 
+/// Per instance, per adviser: how many refusals were noted in the current minute, so that only
+/// [`MAX_REFUSALS_PER_MINUTE`] a minute reach the database at all.
+#[derive(Clone, Default)]
+pub struct RefusalNotes(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, (i64, i64)>>>,
+);
+
+impl RefusalNotes {
+    /// Takes one of this minute's notes for `user`; false when they are used up.
+    pub fn take(&self, user: i64, now_ms: i64) -> bool {
+        let minute = now_ms.div_euclid(60_000);
+        let mut notes = self.0.lock().expect("refusal notes");
+        if notes.len() > 10_000 {
+            notes.retain(|_, (m, _)| *m == minute);
+        }
+        let (at, count) = notes.entry(user).or_insert((minute, 0));
+        if *at != minute {
+            *at = minute;
+            *count = 0;
+        }
+        *count += 1;
+        *count <= MAX_REFUSALS_PER_MINUTE
+    }
+}
+
 /// The newest `limit` entries, newest first.
 pub async fn delivery_log(
     db: &Db,
@@ -106,7 +131,8 @@ pub async fn record_duplicate(
 }
 
 /// Notes a refused delivery to this adviser's callback URL, unless
-/// [`MAX_REFUSALS_PER_MINUTE`] are already noted for the last minute.
+/// [`MAX_REFUSALS_PER_MINUTE`] are already noted for the last minute (across instances; each
+/// instance also bounds itself in memory first).
 pub async fn record_refusal(
     db: &Db,
     user: AdviserId,
@@ -146,6 +172,18 @@ mod tests {
             event: None,
             outcome,
         }
+    }
+
+    #[test]
+    fn refusal_notes_allow_a_few_a_minute_per_adviser() {
+        let notes = RefusalNotes::default();
+        let taken = (0..20).filter(|_| notes.take(1, 120_000)).count();
+        assert_eq!(taken as i64, MAX_REFUSALS_PER_MINUTE);
+        assert!(
+            notes.take(2, 120_000),
+            "another adviser has notes of their own"
+        );
+        assert!(notes.take(1, 180_000), "the next minute starts afresh");
     }
 
     #[test]

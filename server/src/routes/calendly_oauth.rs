@@ -62,6 +62,10 @@ pub async fn sync_now(State(state): State<AppState>, who: SignedIn) -> Response 
         Ok(SyncNow::Done(report)) => format!("{PAGE}?synced={}", report.events),
         Ok(SyncNow::Started) => format!("{PAGE}?synced=started"),
         Ok(SyncNow::TooSoon { wait_secs }) => format!("{PAGE}?sync_wait={wait_secs}"),
+        Ok(SyncNow::AlreadyRunning) => format!("{PAGE}?synced=running"),
+        Ok(SyncNow::RateLimited { wait_secs }) => {
+            format!("{PAGE}?synced=limited&sync_wait={wait_secs}")
+        }
         Ok(SyncNow::NotConnected) => format!("{PAGE}?error=not_connected"),
         Ok(SyncNow::NeedsReconnect) => format!("{PAGE}?error=needs_reconnect"),
         Ok(SyncNow::Failed(err)) => {
