@@ -458,6 +458,21 @@ pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+/// No black-box test takes minutes: one that does is waiting for an answer that never comes, and
+/// fails saying so instead of holding up the whole suite.
+pub const TEST_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+pub async fn within_time_limit(test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(TEST_TIME_LIMIT, test).await.is_err() {
+        let logs = captured_logs();
+        let last: Vec<&str> = logs.lines().rev().take(100).collect();
+        panic!(
+            "the test did not finish within {TEST_TIME_LIMIT:?}: something it awaited never answered. Last log lines (all tests):\n{}",
+            last.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+}
+
 /// Runs the test body once on SQLite and once on PostgreSQL, each with a fresh database.
 #[macro_export]
 macro_rules! on_both_databases {
@@ -467,13 +482,19 @@ macro_rules! on_both_databases {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
-                let $app = $crate::helpers::spawn_app($crate::helpers::TestDb::Sqlite).await;
-                $body
+                $crate::helpers::within_time_limit(async move {
+                    let $app = $crate::helpers::spawn_app($crate::helpers::TestDb::Sqlite).await;
+                    $body
+                })
+                .await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
-                let $app = $crate::helpers::spawn_app($crate::helpers::TestDb::Postgres).await;
-                $body
+                $crate::helpers::within_time_limit(async move {
+                    let $app = $crate::helpers::spawn_app($crate::helpers::TestDb::Postgres).await;
+                    $body
+                })
+                .await
             }
         }
     };
