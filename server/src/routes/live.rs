@@ -160,11 +160,13 @@ async fn catch_up(c: &mut Cursor) -> Vec<Event> {
     match changes.last() {
         Some((seq, _)) => {
             c.seen = Some(*seq);
-            let mut ids: Vec<String> = changes
+            // Each changed meeting once, however often it changed (say a webhook and a sync).
+            let mut once = std::collections::HashSet::new();
+            let ids: Vec<String> = changes
                 .iter()
+                .filter(|(_, meeting)| once.insert(*meeting))
                 .map(|(_, meeting)| meeting.to_string())
                 .collect();
-            ids.dedup();
             vec![Event::default()
                 .event("change")
                 .id(seq.to_string())
