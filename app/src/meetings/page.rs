@@ -203,27 +203,11 @@ fn Meetings(view: MeetingsView) -> impl IntoView {
                 <p>"No meetings yet. When someone books with you in Calendly, the meeting appears here within seconds."</p>
             </div>
         })}
-        {(view.show == "all" && !view.upcoming.is_empty()).then(|| {
-            let shown = view.upcoming.len() as i64;
-            let q = q.clone();
-            view! {
-                <h2>"Upcoming " <span class="count">{format!("({})", view.upcoming_total)}</span></h2>
-                <ul class="meetings">{view.upcoming.clone().into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
-                {(view.upcoming_total > shown).then(|| view! {
-                    <p class="more"><A href=Listing::href("upcoming", &q, 0)>{format!("Show all {} upcoming meetings", view.upcoming_total)}</A></p>
-                })}
-            }
+        {(view.show == "all" && !view.upcoming.is_empty()).then(|| view! {
+            <FirstOf heading="Upcoming" show="upcoming" q=q.clone() meetings=view.upcoming.clone() total=view.upcoming_total/>
         })}
-        {(view.show == "all" && !view.past.is_empty()).then(|| {
-            let shown = view.past.len() as i64;
-            let q = q.clone();
-            view! {
-                <h2>"Past " <span class="count">{format!("({})", view.past_total)}</span></h2>
-                <ul class="meetings">{view.past.clone().into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
-                {(view.past_total > shown).then(|| view! {
-                    <p class="more"><A href=Listing::href("past", &q, 0)>{format!("Show all {} past meetings", view.past_total)}</A></p>
-                })}
-            }
+        {(view.show == "all" && !view.past.is_empty()).then(|| view! {
+            <FirstOf heading="Past" show="past" q=q.clone() meetings=view.past.clone() total=view.past_total/>
         })}
         {(view.show != "all" && !list.is_empty()).then(|| {
             let first = view.page * view.page_size + 1;
@@ -242,6 +226,25 @@ fn Meetings(view: MeetingsView) -> impl IntoView {
             }
         })}
         <p class="hint">{format!("Times are shown in {}. ", view.timezone)}<A href="/settings/calendar">"Change"</A></p>
+    }
+}
+
+/// A section of the "all" view: its first meetings, how many there are, and a link to the rest.
+#[component]
+fn FirstOf(
+    heading: &'static str,
+    show: &'static str,
+    q: String,
+    meetings: Vec<MeetingView>,
+    total: i64,
+) -> impl IntoView {
+    let shown = meetings.len() as i64;
+    view! {
+        <h2>{heading} " " <span class="count">{format!("({total})")}</span></h2>
+        <ul class="meetings">{meetings.into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
+        {(total > shown).then(|| view! {
+            <p class="more"><A href=Listing::href(show, &q, 0)>{format!("Show all {total} {show} meetings")}</A></p>
+        })}
     }
 }
 
