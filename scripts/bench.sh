@@ -18,7 +18,7 @@ start_server() { # $1 = data dir, $2 = port; BENCH_DATABASE_URL overrides the SQ
 }
 
 if [ "$what" = size ] || [ "$what" = live ] || [ "$what" = all ]; then
-  cargo leptos build --release
+  cargo leptos build --release --precompress
 fi
 
 if [ "$what" = size ] || [ "$what" = all ]; then

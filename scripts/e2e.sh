@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 # The same release build the run command serves.
 if [ "${E2E_SKIP_BUILD:-}" != 1 ]; then
-  cargo leptos build --release || exit 1
+  cargo leptos build --release --precompress || exit 1
 fi
 server="$CARGO_TARGET_DIR/release/server"
 [ -x "$server" ] || { echo "no release build at $server"; exit 1; }

@@ -83,6 +83,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `LEPTOS_SITE_ROOT`: the built site (WASM, JS, CSS), default `target/site`.
     pub site_root: String,
+    /// `LEPTOS_CONFIG`: the Leptos site options file (default `Leptos.toml` in the working
+    /// directory); `LEPTOS_*` variables override what it says.
+    pub leptos_config: String,
     /// `APP_TRUSTED_PROXIES`: comma-separated addresses of reverse proxies whose
     /// `X-Forwarded-For` tells who the client is (default none: the peer is the client).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -112,6 +115,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("data_dir", &self.data_dir)
             .field("site_root", &self.site_root)
+            .field("leptos_config", &self.leptos_config)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("max_live_streams", &self.max_live_streams)
@@ -280,6 +284,7 @@ impl Settings {
             },
             data_dir,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            leptos_config: get("LEPTOS_CONFIG").unwrap_or_else(|| "Leptos.toml".into()),
             trusted_proxies: parse_addresses("APP_TRUSTED_PROXIES", get("APP_TRUSTED_PROXIES"))?,
             metrics_token: get("APP_METRICS_TOKEN").filter(|t| !t.trim().is_empty()),
             max_live_streams: usize::try_from(parse_u64(

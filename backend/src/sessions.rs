@@ -3,6 +3,7 @@
 
 use crate::accounts::{Adviser, AdviserId};
 use crate::crypto::{random_token, sha256_hex};
+use crate::live::LiveBus;
 use crate::{Clock, Db};
 
 /// The session cookie's name over plain http (local use, sandbox).
@@ -40,12 +41,13 @@ impl std::fmt::Debug for SessionToken {
 pub async fn start(
     db: &Db,
     clock: &Clock,
+    live: &LiveBus,
     adviser: AdviserId,
     ttl: std::time::Duration,
     previous: Option<&str>,
 ) -> Result<SessionToken, sqlx::Error> {
     if let Some(old) = previous {
-        end(db, old).await?;
+        end(db, live, old).await?;
     }
     let token = random_token(32);
     let now = clock.now_ms();
@@ -82,12 +84,27 @@ pub async fn adviser_for(
     }))
 }
 
-pub async fn end(db: &Db, token: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-        .bind(sha256_hex(token))
-        .execute(db.pool())
-        .await?;
+/// Ends a session; the adviser's open live streams hear of it at once (here through `live` on
+/// SQLite; on PostgreSQL a trigger on `sessions` tells every instance) and re-check theirs.
+pub async fn end(db: &Db, live: &LiveBus, token: &str) -> Result<(), sqlx::Error> {
+    let ended: Option<(i64,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE id_hash = $1 RETURNING adviser_id")
+            .bind(sha256_hex(token))
+            .fetch_optional(db.pool())
+            .await?;
+    if let Some((adviser,)) = ended {
+        live.session_ended(db.kind(), AdviserId(adviser));
+    }
     Ok(())
+}
+
+/// When a live session ends by itself (ms since the epoch); `None` for unknown tokens.
+pub async fn expires_at(db: &Db, token: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT expires_at FROM sessions WHERE id_hash = $1")
+        .bind(sha256_hex(token))
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|(at,)| at))
 }
 
 /// Removes expired rows; run periodically.

@@ -5,6 +5,9 @@ import { expect, test } from "@playwright/test";
 // it stops when a MutationObserver in the page sees the invitee's name (page-side Date.now()).
 const SIM = process.env.E2E_SIM_URL ?? "http://127.0.0.1:4000";
 const BOOKINGS = Number(process.env.BENCH_BOOKINGS ?? 200);
+// Meetings the adviser already has before the clock starts (BENCH_MEETINGS=1000): booked a month
+// out, so the measured bookings (the next hours) land at the top of the page.
+const MEETINGS = Number(process.env.BENCH_MEETINGS ?? 0);
 
 test("webhook to DOM latency", async ({ page, request }) => {
   test.setTimeout(20 * 60_000);
@@ -30,8 +33,16 @@ test("webhook to DOM latency", async ({ page, request }) => {
   const list = Array.isArray(users) ? users : users.collection ?? users.users;
   const host = list.find((u: any) => u.email === calendlyEmail).uri;
 
+  for (let n = 0; n < MEETINGS; n++) {
+    const start = new Date(Date.now() + 30 * 86400_000 + n * 3600_000);
+    const response = await request.post(`${SIM}/_sim/book`, {
+      data: { host, event_name: "Existing", start_time: start.toISOString(), duration_minutes: 30, invitee_name: `Existing Client ${n}`, invitee_email: `e${n}@example.com` },
+    });
+    expect(response.status()).toBe(201);
+  }
   await page.goto("/meetings");
   await expect(page.getByText("Live", { exact: true })).toBeVisible();
+  if (MEETINGS > 0) await expect(page.getByText(`Upcoming (${MEETINGS})`)).toBeVisible({ timeout: 60_000 });
 
   const samples: number[] = [];
   for (let n = 0; n < BOOKINGS; n++) {
@@ -59,5 +70,5 @@ test("webhook to DOM latency", async ({ page, request }) => {
   }
   samples.sort((a, b) => a - b);
   const pct = (p: number) => samples[Math.round((samples.length - 1) * p)];
-  console.log(`live latency over ${samples.length} bookings: p50 ${pct(0.5)} ms, p90 ${pct(0.9)} ms, p99 ${pct(0.99)} ms, max ${samples[samples.length - 1]} ms`);
+  console.log(`live latency over ${samples.length} bookings with ${MEETINGS} meetings already there: p50 ${pct(0.5)} ms, p90 ${pct(0.9)} ms, p99 ${pct(0.99)} ms, max ${samples[samples.length - 1]} ms`);
 });

@@ -354,14 +354,62 @@ async fn verification_only(b: &Bench, advisers: i64) -> (Duration, Duration) {
     (ours, seed)
 }
 
+/// What the database allows on this machine right now: durable single-row inserts of a ~3 KB row
+/// (the size of a delivery) per second, from `pgbench` with as many clients as the closed loop
+/// has requests in flight, into a fresh database on the same server.
+async fn durable_insert_rate(admin: &str, clients: usize, secs: u64) -> Option<f64> {
+    let name = format!("advicly_bench_pgbench_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(admin).await.ok()?;
+    let _ = conn
+        .execute(format!("DROP DATABASE IF EXISTS \"{name}\"").as_str())
+        .await;
+    conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+        .await
+        .ok()?;
+    let url = format!("{}/{name}", admin.rsplit_once('/')?.0);
+    let mut db = sqlx::PgConnection::connect(&url).await.ok()?;
+    db.execute("CREATE TABLE deliveries (id BIGSERIAL PRIMARY KEY, body TEXT NOT NULL, received_at BIGINT NOT NULL)")
+        .await
+        .ok()?;
+    drop(db);
+    let script = std::env::temp_dir().join(format!("{name}.sql"));
+    let body = "x".repeat(delivery(1, 1).len());
+    std::fs::write(
+        &script,
+        format!("INSERT INTO deliveries (body, received_at) VALUES ('{body}', 0);\n"),
+    )
+    .ok()?;
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &secs.to_string(), "-f"])
+        .arg(&script)
+        .arg(&url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok());
+    let _ = conn
+        .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+        .await;
+    tps
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let o = options();
     let admin = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     println!("webhook receiver benchmark — PostgreSQL, {} cores, server and load generator in one process", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!("| advisers | deliveries/s (closed loop, {} in flight) | p50 | p99 | p50 @ {} req/s | p99 @ {} req/s | verify step: ours | verify step: seed design |", o.concurrency, o.rate, o.rate);
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let limit = durable_insert_rate(&admin, o.concurrency, 10).await;
+    match limit {
+        Some(tps) => println!("the database's limit, measured now: pgbench, {} clients, one durable INSERT of a {}-byte row per transaction: {tps:.0}/s", o.concurrency, delivery(1, 1).len()),
+        None => println!("pgbench could not run: no ratio to the database's limit"),
+    }
+    println!("| advisers | deliveries/s (closed loop, {} in flight) | ÷ pgbench insert rate | p50 | p99 | p50 @ {} req/s | p99 @ {} req/s | verify step: ours | verify step: seed design |", o.concurrency, o.rate, o.rate);
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &o.advisers {
         let b = start(&admin, n).await;
         // Warm up connections and caches.
@@ -369,8 +417,11 @@ async fn main() {
         let (rate, lat) = closed_loop(&b, n, o.requests, o.concurrency).await;
         let open = open_loop(&b, n, o.rate, o.rate_secs).await;
         let (ours, seed) = verification_only(&b, n).await;
+        let ratio = limit
+            .map(|tps| format!("{:.0} %", rate * 100.0 / tps))
+            .unwrap_or_else(|| "–".into());
         println!(
-            "| {n} | {rate:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {n} | {rate:.0} | {ratio} | {} | {} | {} | {} | {} | {} |",
             ms(percentile(&lat, 0.5)),
             ms(percentile(&lat, 0.99)),
             ms(percentile(&open, 0.5)),

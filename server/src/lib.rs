@@ -1,5 +1,6 @@
 //! The Advicly server as a library, so tests and benchmarks start the real thing on port 0.
 
+pub mod assets;
 pub mod csp;
 pub mod middleware;
 pub mod routes;

@@ -40,17 +40,15 @@ pub async fn track_requests(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| {
-            if request.uri().path().starts_with("/pkg/") {
-                "/pkg/*".into()
-            } else {
-                "unmatched".into()
-            }
-        });
+    let route = if request.uri().path().starts_with("/pkg/") {
+        "/pkg/*".to_owned()
+    } else {
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "unmatched".into())
+    };
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;

@@ -10,9 +10,10 @@ use http::{header, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::{csp, middleware, routes, sandbox};
+use crate::{assets, csp, middleware, routes, sandbox};
 
 /// The axum state: Leptos' options for rendering plus Advicly's own state.
 #[derive(Clone, FromRef)]
@@ -113,8 +114,8 @@ pub const SITE_PKG_DIR: &str = "pkg";
 /// variables layered over it; without the file, the same values built in. The listen address is
 /// always the resolved one (port 0 becomes the real port).
 fn leptos_options(settings: &Settings) -> LeptosOptions {
-    let path = std::env::var("LEPTOS_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
-    let from_file = match leptos::config::get_configuration(Some(&path)) {
+    let path = settings.leptos_config.as_str();
+    let from_file = match leptos::config::get_configuration(Some(path)) {
         Ok(conf) => Some(conf.leptos_options),
         Err(leptos::config::errors::LeptosConfigError::ConfigNotFound) => None,
         Err(err) => {
@@ -143,8 +144,14 @@ pub fn router(state: AppState) -> Router {
     let leptos_routes = generate_route_list(app::App);
     let context_state = state.clone();
     let secure = state.settings.secure_cookies();
+    let pkg = assets::router(
+        &leptos_options.site_root,
+        &leptos_options.site_pkg_dir,
+        leptos_options.hash_files,
+    );
     Router::new()
         .merge(routes::router())
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
             &server_state,
             leptos_routes,
@@ -193,6 +200,10 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        // Pages and server-function answers compressed as they are sent (brotli or gzip, as the
+        // browser takes them); never the live stream (`text/event-stream` is left alone) nor
+        // `/pkg` files, which come precompressed.
+        .layer(CompressionLayer::new())
         // Served over https: browsers must never fall back to plain http for this site.
         .layer(tower::util::option_layer(secure.then(|| {
             SetResponseHeaderLayer::if_not_present(

@@ -61,7 +61,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     use crate::server::{session_token, set_cookie, state};
     let state = state()?;
     if let Some(token) = session_token() {
-        backend::sessions::end(&state.db, &token)
+        backend::sessions::end(&state.db, &state.live, &token)
             .await
             .map_err(AppError::internal)?;
     }
@@ -91,7 +91,7 @@ async fn start_session(
     let previous = crate::server::session_token();
     let ttl = state.settings.session_ttl;
     let token =
-        backend::sessions::start(&state.db, &state.clock, adviser, ttl, previous.as_deref())
+        backend::sessions::start(&state.db, &state.clock, &state.live, adviser, ttl, previous.as_deref())
             .await
             .map_err(AppError::internal)?;
     crate::server::set_cookie(&backend::sessions::cookie(

@@ -1,6 +1,6 @@
-//! The browser side of the live stream: an `EventSource` on `/api/meetings/stream`. Each change
-//! refetches the list; the browser reconnects by itself and sends `Last-Event-ID`, and the
-//! server replays what was missed.
+//! The browser side of the live stream: an `EventSource` on `/api/meetings/stream`. Each
+//! `change` event names the meetings that changed; the browser reconnects by itself and sends
+//! `Last-Event-ID`, and the server replays what was missed.
 
 use leptos::prelude::*;
 
@@ -12,6 +12,16 @@ pub enum LiveState {
     Reconnecting,
 }
 
+/// What the stream says happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub enum LiveChange {
+    /// These meetings changed.
+    Meetings(Vec<i64>),
+    /// The stream (re)opened: anything may have changed meanwhile.
+    Anything,
+}
+
 /// Opens the stream once the page is interactive; `on_change` runs for every change (and after
 /// a reconnect). Closed when the page goes away.
 ///
@@ -20,7 +30,9 @@ pub enum LiveState {
 /// opened again after a growing pause (1 s, 2 s, … at most 30 s), so the page comes back live on
 /// its own when the server does.
 #[allow(unused_variables)]
-pub fn use_live_meetings(on_change: impl Fn() + Clone + 'static) -> ReadSignal<LiveState> {
+pub fn use_live_meetings(
+    on_change: impl Fn(LiveChange) + Clone + 'static,
+) -> ReadSignal<LiveState> {
     let (state, set_state) = signal(LiveState::Connecting);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -41,9 +53,9 @@ mod browser {
     use leptos::prelude::*;
     use wasm_bindgen::prelude::Closure;
     use wasm_bindgen::JsCast;
-    use web_sys::{Event, EventSource};
+    use web_sys::{Event, EventSource, MessageEvent};
 
-    use super::LiveState;
+    use super::{LiveChange, LiveState};
 
     type Handler = Closure<dyn Fn(Event)>;
 
@@ -69,7 +81,28 @@ mod browser {
         Duration::from_millis((1000u64 << failures.min(5)).min(30_000))
     }
 
-    pub fn open(live: Rc<Live>, on_change: Rc<dyn Fn()>, set_state: WriteSignal<LiveState>) {
+    /// A `change` event's data: the changed meetings' ids, comma-separated.
+    fn changed_ids(event: &Event) -> LiveChange {
+        let data = event
+            .dyn_ref::<MessageEvent>()
+            .and_then(|m| m.data().as_string())
+            .unwrap_or_default();
+        let ids: Option<Vec<i64>> = data
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim().parse().ok())
+            .collect();
+        match ids {
+            Some(ids) if !ids.is_empty() => LiveChange::Meetings(ids),
+            _ => LiveChange::Anything,
+        }
+    }
+
+    pub fn open(
+        live: Rc<Live>,
+        on_change: Rc<dyn Fn(LiveChange)>,
+        set_state: WriteSignal<LiveState>,
+    ) {
         if live.stopped.get() {
             return;
         }
@@ -83,14 +116,14 @@ mod browser {
             return;
         };
         let changed = on_change.clone();
-        let on_change_event = Handler::new(move |_| changed());
+        let on_change_event = Handler::new(move |event: Event| changed(changed_ids(&event)));
         let refetch = on_change.clone();
         let ready_live = live.clone();
         let on_ready = Handler::new(move |_| {
             // The stream starts from "now": refetch once so a change made between loading the
             // list and opening the stream (or while reconnecting) is not missed.
             ready_live.failures.set(0);
-            refetch();
+            refetch(LiveChange::Anything);
             set_state.set(LiveState::Live);
         });
         let error_live = Rc::downgrade(&live);

@@ -3,6 +3,7 @@
 mod live;
 mod notify;
 mod page;
+mod patch;
 
 pub use page::MeetingsPage;
 
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct InviteeView {
     pub name: String,
     pub email: String,
@@ -23,7 +24,7 @@ pub struct InviteeView {
     pub cancel_url: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MeetingView {
     pub id: i64,
     pub title: String,
@@ -73,6 +74,29 @@ pub async fn list_meetings(
     q: Option<String>,
     page: Option<i64>,
 ) -> Result<MeetingsView, AppError> {
+    read_meetings(show, q, page, None).await
+}
+
+/// What a live change means for the page showing `show`/`q`/`page`: the meetings `ids` (from the
+/// stream's `change` event) that belong to each of its lists, and each list's new total. The
+/// page patches only those; a changed meeting in no list has left the view.
+#[server(prefix = "/api", endpoint = "changed_meetings")]
+pub async fn changed_meetings(
+    ids: Vec<i64>,
+    show: Option<String>,
+    q: Option<String>,
+    page: Option<i64>,
+) -> Result<MeetingsView, AppError> {
+    read_meetings(show, q, page, Some(ids)).await
+}
+
+#[cfg(feature = "ssr")]
+async fn read_meetings(
+    show: Option<String>,
+    q: Option<String>,
+    page: Option<i64>,
+    only: Option<Vec<i64>>,
+) -> Result<MeetingsView, AppError> {
     use crate::server::{current_adviser, format_clock, format_time, iso, shown_timezone, state};
     use backend::meetings::{MeetingsQuery, Show};
     let state = state()?;
@@ -91,10 +115,14 @@ pub async fn list_meetings(
             .collect(),
         page: page.unwrap_or(0).clamp(0, 100_000),
     };
-    let listed =
-        backend::meetings::list_for_user(&state.db, adviser.id, state.clock.now_ms(), &query)
-            .await
-            .map_err(AppError::internal)?;
+    let now = state.clock.now_ms();
+    let listed = match &only {
+        None => backend::meetings::list_for_user(&state.db, adviser.id, now, &query).await,
+        Some(ids) => {
+            backend::meetings::changed_in_view(&state.db, adviser.id, now, &query, ids).await
+        }
+    }
+    .map_err(AppError::internal)?;
     let tz = timezone.as_str();
     let to_view = |m: backend::meetings::MeetingRow| {
         let canceled = m.status == "canceled";

@@ -4,9 +4,12 @@ use leptos_router::hooks::use_query_map;
 
 use std::collections::HashSet;
 
-use super::live::{use_live_meetings, LiveState};
+use super::live::{use_live_meetings, LiveChange, LiveState};
 use super::notify::{announce, new_bookings, page_hidden, Alerts, NotifyToggle};
-use super::{list_meetings, MeetingView, MeetingsView};
+use super::{changed_meetings, list_meetings, patch, MeetingView, MeetingsView};
+
+/// More changed meetings than this at once: the page reads its list again instead.
+const MAX_CHANGED: usize = 100;
 
 /// What the page's URL asks for: `?show=all|upcoming|past|canceled&q=…&page=N`.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,25 +71,33 @@ pub fn MeetingsPage() -> impl IntoView {
         move || listing.get(),
         |l| list_meetings(Some(l.show), Some(l.q), Some(l.page)),
     );
-    let live = use_live_meetings(move || meetings.refetch());
+    // What the page shows of the listing, as read or as patched since: live changes update this
+    // meeting by meeting, and the lists below redraw only the meetings that changed.
+    let shown: RwSignal<Option<(Listing, MeetingsView)>> = RwSignal::new(None);
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = meetings.get() {
+            shown.set(Some((listing.get_untracked(), view)));
+        }
+    });
+    let patches = Patches::default();
+    let live = use_live_meetings(move |change| patches.clone().on_change(change, listing, meetings, shown));
     let alerts = RwSignal::new(Alerts::Unsupported);
     // The upcoming meetings last shown for this listing: a change that adds one while the page
     // is in the background is announced (if the adviser turned notifications on).
     let seen: StoredValue<Option<(Listing, HashSet<i64>)>> = StoredValue::new(None);
     Effect::new(move |_| {
-        let Some(Ok(view)) = meetings.get() else {
+        let Some((shown_listing, view)) = shown.get() else {
             return;
         };
-        let shown = listing.get_untracked();
         let fresh: Vec<&MeetingView> = seen.with_value(|before| match before {
-            Some((l, ids)) if *l == shown => new_bookings(ids, &view.upcoming),
+            Some((l, ids)) if *l == shown_listing => new_bookings(ids, &view.upcoming),
             _ => Vec::new(),
         });
         if alerts.get_untracked() == Alerts::On && page_hidden() {
             announce(&fresh);
         }
         let ids = view.upcoming.iter().map(|m| m.id).collect();
-        seen.set_value(Some((shown, ids)));
+        seen.set_value(Some((shown_listing, ids)));
     });
     view! {
         <div class="page-head">
@@ -104,11 +115,92 @@ pub fn MeetingsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match meetings.await {
-                    Ok(view) => view! { <Meetings view/> }.into_any(),
+                    Ok(read) => {
+                        let listed = listing.get_untracked();
+                        // The read as rendered on the server, then whatever the page patched in.
+                        let view = Memo::new(move |_| {
+                            shown
+                                .get()
+                                .filter(|(l, _)| *l == listed)
+                                .map(|(_, v)| v)
+                                .unwrap_or_else(|| read.clone())
+                        });
+                        view! { <Meetings view/> }.into_any()
+                    }
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// Live changes, one request at a time: the changed meetings are fetched and patched in; changes
+/// that arrive meanwhile wait and go together in the next request (so an older answer can never
+/// overwrite a newer one).
+#[derive(Clone, Default)]
+struct Patches {
+    state: std::rc::Rc<std::cell::RefCell<PatchQueue>>,
+}
+
+#[derive(Default)]
+struct PatchQueue {
+    busy: bool,
+    waiting: Vec<i64>,
+    reread: bool,
+}
+
+type ListingResource = Resource<Result<MeetingsView, crate::error::AppError>>;
+
+impl Patches {
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn on_change(
+        self,
+        change: LiveChange,
+        listing: Memo<Listing>,
+        meetings: ListingResource,
+        shown: RwSignal<Option<(Listing, MeetingsView)>>,
+    ) {
+        {
+            let mut q = self.state.borrow_mut();
+            match change {
+                LiveChange::Meetings(ids) => q.waiting.extend(ids),
+                LiveChange::Anything => q.reread = true,
+            }
+            if q.busy {
+                return;
+            }
+            q.busy = true;
+        }
+        leptos::task::spawn_local(async move {
+            loop {
+                let (ids, reread) = {
+                    let mut q = self.state.borrow_mut();
+                    if q.waiting.is_empty() && !q.reread {
+                        q.busy = false;
+                        return;
+                    }
+                    (std::mem::take(&mut q.waiting), std::mem::take(&mut q.reread))
+                };
+                let l = listing.get_untracked();
+                let current = shown.get_untracked().filter(|(sl, _)| *sl == l).map(|(_, v)| v);
+                let patched = match current {
+                    Some(_) if !reread && ids.len() <= MAX_CHANGED => {
+                        match changed_meetings(ids.clone(), Some(l.show.clone()), Some(l.q.clone()), Some(l.page)).await {
+                            // The page may have moved on meanwhile: patch only what it still shows.
+                            Ok(patch) if listing.get_untracked() == l => {
+                                shown.get_untracked().filter(|(sl, _)| *sl == l).and_then(|(_, now)| patch::apply(&now, &ids, patch))
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                match patched {
+                    Some(view) => shown.set(Some((l, view))),
+                    None => meetings.refetch(),
+                }
+            }
+        });
     }
 }
 
@@ -151,81 +243,104 @@ fn Filters(listing: Memo<Listing>) -> impl IntoView {
 }
 
 #[component]
-fn Meetings(view: MeetingsView) -> impl IntoView {
-    let filtered = !view.search.is_empty() || view.show != "all";
-    let nothing = view.upcoming.is_empty() && view.past.is_empty() && view.canceled.is_empty();
-    let connected = view.connection == "connected";
-    let q = view.search.clone();
-    let count = |n: i64, one: &str, many: &str| {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {many}")
-        }
-    };
-    let (list, total) = match view.show.as_str() {
-        "upcoming" => (view.upcoming.clone(), view.upcoming_total),
-        "past" => (view.past.clone(), view.past_total),
-        "canceled" => (view.canceled.clone(), view.canceled_total),
-        _ => (Vec::new(), 0),
-    };
-    let heading = match view.show.as_str() {
-        "upcoming" => "Upcoming",
-        "past" => "Past",
-        "canceled" => "Cancellations",
-        _ => "",
-    };
+fn Meetings(view: Memo<MeetingsView>) -> impl IntoView {
+    // What rarely changes is read once per read of the list; the lists themselves are keyed, so a
+    // live change redraws only the meetings it touched.
+    let v = view.get_untracked();
+    let (show, q) = (v.show.clone(), v.search.clone());
+    let filtered = !q.is_empty() || show != "all";
+    let nothing = Memo::new(move |_| {
+        view.with(|v| v.upcoming.is_empty() && v.past.is_empty() && v.canceled.is_empty())
+    });
+    let connection = Memo::new(move |_| view.with(|v| v.connection.clone()));
+    let search = q.clone();
     view! {
-        {(view.connection == "needs_reconnect").then(|| view! {
+        {move || (connection.get() == "needs_reconnect").then(|| view! {
             <p class="notice bad" role="alert">
                 "Calendly needs to be reconnected, so new bookings are not arriving. "
                 <A href="/settings/calendar">"Reconnect Calendly"</A>
             </p>
         })}
-        {(nothing && filtered).then(|| view! {
+        {move || (nothing.get() && filtered).then(|| view! {
             <div class="empty">
-                <p>{if view.search.is_empty() {
+                <p>{if search.is_empty() {
                     "No meetings to show here.".to_owned()
                 } else {
-                    format!("No meetings with an invitee matching “{}”.", view.search)
+                    format!("No meetings with an invitee matching “{search}”.")
                 }}</p>
             </div>
         })}
-        {(nothing && !filtered && !connected).then(|| view! {
+        {move || (nothing.get() && !filtered && connection.get() != "connected").then(|| view! {
             <div class="empty">
                 <p>"No meetings yet."</p>
                 <p>"Connect your Calendly account and meetings booked with you will appear here as they happen."</p>
                 <A href="/settings/calendar">"Set up your Calendly connection"</A>
             </div>
         })}
-        {(nothing && !filtered && connected).then(|| view! {
+        {move || (nothing.get() && !filtered && connection.get() == "connected").then(|| view! {
             <div class="empty">
                 <p>"No meetings yet. When someone books with you in Calendly, the meeting appears here within seconds."</p>
             </div>
         })}
-        {(view.show == "all" && !view.upcoming.is_empty()).then(|| view! {
-            <FirstOf heading="Upcoming" show="upcoming" q=q.clone() meetings=view.upcoming.clone() total=view.upcoming_total/>
-        })}
-        {(view.show == "all" && !view.past.is_empty()).then(|| view! {
-            <FirstOf heading="Past" show="past" q=q.clone() meetings=view.past.clone() total=view.past_total/>
-        })}
-        {(view.show != "all" && !list.is_empty()).then(|| {
-            let first = view.page * view.page_size + 1;
-            let last = first + list.len() as i64 - 1;
-            let show = view.show.clone();
-            let q = q.clone();
-            let page = view.page;
+        {if show == "all" {
             view! {
-                <h2>{heading} " " <span class="count">{format!("({})", count(total, "meeting", "meetings"))}</span></h2>
-                <p class="hint">{format!("Showing {first}–{last} of {total}")}</p>
-                <ul class="meetings">{list.into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
-                <nav class="pager" aria-label="Pages">
-                    {(page > 0).then(|| view! { <A href=Listing::href(&show, &q, page - 1)>"Previous page"</A> })}
-                    {(last < total).then(|| view! { <A href=Listing::href(&show, &q, page + 1)>"Next page"</A> })}
-                </nav>
-            }
-        })}
-        <p class="hint">{format!("Times are shown in {}. ", view.timezone)}<A href="/settings/calendar">"Change"</A></p>
+                <FirstOf heading="Upcoming" show="upcoming" q=q.clone()
+                    meetings=Memo::new(move |_| view.with(|v| v.upcoming.clone()))
+                    total=Memo::new(move |_| view.with(|v| v.upcoming_total))/>
+                <FirstOf heading="Past" show="past" q=q.clone()
+                    meetings=Memo::new(move |_| view.with(|v| v.past.clone()))
+                    total=Memo::new(move |_| view.with(|v| v.past_total))/>
+            }.into_any()
+        } else {
+            view! { <OneList view/> }.into_any()
+        }}
+        <p class="hint">{move || format!("Times are shown in {}. ", view.with(|v| v.timezone.clone()))}<A href="/settings/calendar">"Change"</A></p>
+    }
+}
+
+/// One list (`upcoming`, `past` or `canceled`), a page of it, with the pager.
+#[component]
+fn OneList(view: Memo<MeetingsView>) -> impl IntoView {
+    let v = view.get_untracked();
+    let (show, q, page, page_size) = (v.show.clone(), v.search.clone(), v.page, v.page_size);
+    let heading = match show.as_str() {
+        "upcoming" => "Upcoming",
+        "past" => "Past",
+        _ => "Cancellations",
+    };
+    let which = show.clone();
+    let list = Memo::new(move |_| {
+        view.with(|v| match which.as_str() {
+            "upcoming" => (v.upcoming.clone(), v.upcoming_total),
+            "past" => (v.past.clone(), v.past_total),
+            _ => (v.canceled.clone(), v.canceled_total),
+        })
+    });
+    let meetings = Memo::new(move |_| list.with(|(m, _)| m.clone()));
+    let total = move || list.with(|(_, t)| *t);
+    let shown = move || list.with(|(m, _)| m.len() as i64);
+    let first = page * page_size + 1;
+    view! {
+        <Show when=move || { shown() > 0 }>
+            <h2>{heading} " " <span class="count">{move || format!("({})", count(total(), "meeting", "meetings"))}</span></h2>
+            <p class="hint">{move || format!("Showing {first}–{} of {}", first + shown() - 1, total())}</p>
+            <ul class="meetings"><MeetingItems meetings/></ul>
+            <nav class="pager" aria-label="Pages">
+                {(page > 0).then(|| view! { <A href=Listing::href(&show, &q, page - 1)>"Previous page"</A> })}
+                {
+                    let (show, q) = (show.clone(), q.clone());
+                    move || (first + shown() - 1 < total()).then(|| view! { <A href=Listing::href(&show, &q, page + 1)>"Next page"</A> })
+                }
+            </nav>
+        </Show>
+    }
+}
+
+fn count(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -235,17 +350,40 @@ fn FirstOf(
     heading: &'static str,
     show: &'static str,
     q: String,
-    meetings: Vec<MeetingView>,
-    total: i64,
+    meetings: Memo<Vec<MeetingView>>,
+    total: Memo<i64>,
 ) -> impl IntoView {
-    let shown = meetings.len() as i64;
     view! {
-        <h2>{heading} " " <span class="count">{format!("({total})")}</span></h2>
-        <ul class="meetings">{meetings.into_iter().map(|m| view! { <Meeting m/> }).collect_view()}</ul>
-        {(total > shown).then(|| view! {
-            <p class="more"><A href=Listing::href(show, &q, 0)>{format!("Show all {total} {show} meetings")}</A></p>
-        })}
+        <Show when=move || meetings.with(|m| !m.is_empty())>
+            <h2>{heading} " " <span class="count">{move || format!("({})", total.get())}</span></h2>
+            <ul class="meetings"><MeetingItems meetings/></ul>
+            {
+                let q = q.clone();
+                move || (total.get() > meetings.with(|m| m.len() as i64)).then(|| view! {
+                    <p class="more"><A href=Listing::href(show, &q, 0)>{format!("Show all {} {show} meetings", total.get())}</A></p>
+                })
+            }
+        </Show>
     }
+}
+
+/// Meetings keyed by id and content: a meeting that did not change keeps its DOM.
+#[component]
+fn MeetingItems(meetings: Memo<Vec<MeetingView>>) -> impl IntoView {
+    view! {
+        <For
+            each=move || meetings.get()
+            key=|m| (m.id, fingerprint(m))
+            children=|m| view! { <Meeting m/> }
+        />
+    }
+}
+
+fn fingerprint(m: &MeetingView) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.hash(&mut h);
+    h.finish()
 }
 
 #[component]

@@ -189,10 +189,46 @@ pub async fn list_for_user(
     now_ms: i64,
     query: &MeetingsQuery,
 ) -> Result<MeetingsPage, sqlx::Error> {
+    read_page(db, user, now_ms, query, None).await
+}
+
+/// At most this many changed meetings are looked up one by one; more, and the page reloads its
+/// list instead.
+pub const MAX_CHANGED: usize = 100;
+
+/// What a live change means for a page showing `query`: of the meetings `changed` (ids from the
+/// change log), those that belong to each of its lists, in the list's order, and each list's new
+/// total. A changed meeting in none of them has left this view (or was never in it). Only the
+/// adviser's own meetings are ever read: another adviser's id finds nothing.
+pub async fn changed_in_view(
+    db: &Db,
+    user: AdviserId,
+    now_ms: i64,
+    query: &MeetingsQuery,
+    changed: &[i64],
+) -> Result<MeetingsPage, sqlx::Error> {
+    let mut changed = changed.to_vec();
+    changed.sort_unstable();
+    changed.dedup();
+    changed.truncate(MAX_CHANGED);
+    read_page(db, user, now_ms, query, Some(&changed)).await
+}
+
+async fn read_page(
+    db: &Db,
+    user: AdviserId,
+    now_ms: i64,
+    query: &MeetingsQuery,
+    only: Option<&[i64]>,
+) -> Result<MeetingsPage, sqlx::Error> {
     let search = like_pattern(&query.search);
     let mut read = Vec::new();
-    for list in lists_for(query) {
-        let (rows, total) = one_list(db, user, now_ms, list, search.as_deref()).await?;
+    for mut list in lists_for(query) {
+        if let Some(only) = only {
+            list.offset = 0;
+            list.limit = only.len() as i64;
+        }
+        let (rows, total) = one_list(db, user, now_ms, list, search.as_deref(), only).await?;
         read.push((list.slot, rows, total));
     }
     let ids: Vec<i64> = read
@@ -228,6 +264,7 @@ async fn one_list(
     now_ms: i64,
     list: List,
     search: Option<&str>,
+    only: Option<&[i64]>,
 ) -> Result<(Vec<Row>, i64), sqlx::Error> {
     // Placeholders are numbered as they are added, so each query binds exactly what it uses.
     let mut filter = String::from("m.user_id = $1 AND m.status <> 'rescheduled'");
@@ -255,13 +292,26 @@ async fn one_list(
         ));
         next += 1;
     }
+    // The rows read are only these meetings (the count is still the whole list's).
+    let mut rows_filter = filter.clone();
+    if let Some(only) = only {
+        let placeholders: Vec<String> = (0..only.len())
+            .map(|i| format!("${}", next + i))
+            .collect();
+        if placeholders.is_empty() {
+            rows_filter.push_str(" AND 1 = 0");
+        } else {
+            rows_filter.push_str(&format!(" AND m.id IN ({})", placeholders.join(", ")));
+        }
+        next += only.len();
+    }
     let order = if list.soonest_first {
         "m.start_at ASC, m.id ASC"
     } else {
         "m.start_at DESC, m.id DESC"
     };
     let list_sql = format!(
-        "{SELECT} WHERE {filter} ORDER BY {order} LIMIT ${next} OFFSET ${}",
+        "{SELECT} WHERE {rows_filter} ORDER BY {order} LIMIT ${next} OFFSET ${}",
         next + 1
     );
     let count_sql = format!("SELECT COUNT(*) FROM meetings m WHERE {filter}");
@@ -274,6 +324,9 @@ async fn one_list(
     if let Some(pattern) = search {
         rows = rows.bind(pattern.to_owned());
         count = count.bind(pattern.to_owned());
+    }
+    for id in only.unwrap_or_default() {
+        rows = rows.bind(*id);
     }
     let rows = rows
         .bind(list.limit)

@@ -9,31 +9,36 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use backend::accounts::AdviserId;
-use backend::live::LiveSignal;
+use backend::live::AdviserWatch;
 use backend::live_slots::{StreamRefusal, StreamSlot};
 use backend::AppState;
 use futures::StreamExt;
 use http::{header, HeaderMap, StatusCode};
-use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use super::session::SignedIn;
 
-/// Each stream re-checks its session on its own timer, whatever traffic the shared bus carries,
-/// so a stream ends this soon after sign-out or expiry; the same tick re-reads the log as a safety
-/// net. An idle stream costs two small queries per interval, not a query every few seconds.
-pub const SESSION_RECHECK_EVERY: Duration = Duration::from_secs(20);
+/// The longest a stream goes without looking at its session by itself: a stream learns of a
+/// sign-out at once (the bus says so), and of the session's expiry by a timer set to it; this
+/// bounds that timer, so a wrong clock cannot keep a stream for weeks.
+pub const SESSION_RECHECK_AT_MOST_EVERY: Duration = Duration::from_secs(3600);
+/// After the session could not be read (the database away), when to try again.
+const SESSION_RETRY: Duration = Duration::from_secs(30);
 
 struct Cursor {
     state: AppState,
     user: AdviserId,
-    signals: Receiver<LiveSignal>,
-    /// The session the stream was opened with; re-checked on the periodic catch-up, so a
-    /// stream ends soon after sign-out or expiry.
+    /// This adviser's signals (and the instance's resyncs) only: other advisers' changes never
+    /// wake this stream.
+    watch: AdviserWatch,
+    /// The adviser's session-end count last looked at.
+    sessions_seen: u64,
+    /// The session the stream was opened with; re-checked when one of the adviser's sessions
+    /// ends and when it expires, so a stream ends at sign-out or expiry.
     session_token: String,
     /// The last change sequence sent (or the client's Last-Event-ID).
     seen: Option<i64>,
     started: bool,
-    /// When this stream next re-checks its session.
+    /// When this stream next looks at its session by itself (its expiry).
     recheck_at: tokio::time::Instant,
     /// This stream's place among the open ones; given back when the stream ends.
     _slot: StreamSlot,
@@ -72,14 +77,19 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
         "Live meeting streams opened.",
         &[],
     );
+    // Watch before the first read of the log, so no change can fall between the two.
+    let watch = state.live.watch(who.adviser.id);
+    let recheck_at = session_recheck_at(&state, &who.session_token).await;
+    let sessions_seen = watch.pulse.borrow().sessions;
     let cursor = Cursor {
-        signals: state.live.subscribe(),
+        sessions_seen,
+        watch,
         state,
         user: who.adviser.id,
         session_token: who.session_token,
         seen,
         started: false,
-        recheck_at: tokio::time::Instant::now() + SESSION_RECHECK_EVERY,
+        recheck_at,
         _slot: slot,
     };
     let events = futures::stream::unfold(cursor, next_batch).flat_map(|batch: Vec<Event>| {
@@ -90,8 +100,43 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
         .into_response()
 }
 
-/// Waits for a reason to look (a signal for this adviser, a resync, or the safety-net timer),
-/// then sends every change after the cursor as one `change` event.
+/// When the stream should look at its session by itself: when it expires (at most
+/// [`SESSION_RECHECK_AT_MOST_EVERY`] from now); soon if it could not be read.
+async fn session_recheck_at(state: &AppState, token: &str) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    match backend::sessions::expires_at(&state.db, token).await {
+        Ok(Some(at)) => {
+            let left = u64::try_from(at.saturating_sub(state.clock.now_ms())).unwrap_or(0);
+            now + Duration::from_millis(left).min(SESSION_RECHECK_AT_MOST_EVERY)
+        }
+        Ok(None) => now,
+        Err(err) => {
+            tracing::warn!(error = %err, "live stream could not read its session's expiry");
+            now + SESSION_RETRY
+        }
+    }
+}
+
+/// Whether the stream's session still belongs to its adviser. A database error is not proof of
+/// a sign-out: the stream stays and looks again soon.
+async fn still_signed_in(c: &mut Cursor) -> bool {
+    match backend::sessions::adviser_for(&c.state.db, &c.state.clock, &c.session_token).await {
+        Ok(Some(ref a)) if a.id == c.user => {
+            c.recheck_at = session_recheck_at(&c.state, &c.session_token).await;
+            true
+        }
+        Ok(_) => false,
+        Err(err) => {
+            tracing::warn!(error = %err, "live stream could not re-check its session");
+            c.recheck_at = tokio::time::Instant::now() + SESSION_RETRY;
+            true
+        }
+    }
+}
+
+/// Waits for a reason to look (a signal for this adviser, a resync, one of the adviser's
+/// sessions ending, or this session's expiry), then sends every change after the cursor as one
+/// `change` event. An idle stream costs nothing: no timer reads the database meanwhile.
 async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
     if !c.started {
         c.started = true;
@@ -118,25 +163,31 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
     }
     loop {
         let wake = tokio::select! {
-            signal = c.signals.recv() => match signal {
-                Ok(LiveSignal::Changed { user_id, .. }) => user_id == c.user.0,
-                Ok(LiveSignal::Resync) | Err(RecvError::Lagged(_)) => true,
-                Err(RecvError::Closed) => return None,
-            },
-            _ = tokio::time::sleep_until(c.recheck_at) => {
-                c.recheck_at = tokio::time::Instant::now() + SESSION_RECHECK_EVERY;
-                let still_signed_in =
-                    backend::sessions::adviser_for(&c.state.db, &c.state.clock, &c.session_token)
-                        .await;
-                match still_signed_in {
-                    Ok(Some(ref a)) if a.id == c.user => true,
-                    Ok(_) => return None,
-                    Err(err) => {
-                        // Not proof of a sign-out: keep the stream, look again next tick.
-                        tracing::warn!(error = %err, "live stream could not re-check its session");
-                        false
+            moved = c.watch.pulse.changed() => {
+                if moved.is_err() {
+                    return None;
+                }
+                let pulse = *c.watch.pulse.borrow_and_update();
+                if pulse.sessions != c.sessions_seen {
+                    c.sessions_seen = pulse.sessions;
+                    if !still_signed_in(&mut c).await {
+                        return None;
                     }
                 }
+                true
+            },
+            moved = c.watch.resync.changed() => {
+                if moved.is_err() {
+                    return None;
+                }
+                c.watch.resync.borrow_and_update();
+                true
+            },
+            _ = tokio::time::sleep_until(c.recheck_at) => {
+                if !still_signed_in(&mut c).await {
+                    return None;
+                }
+                false
             }
         };
         if wake {

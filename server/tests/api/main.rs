@@ -8,6 +8,7 @@ mod calendly_2026;
 mod concurrent_deliveries;
 mod connections;
 mod delivery_log;
+mod front_end;
 mod health;
 mod live;
 mod meetings_list;

@@ -132,3 +132,41 @@ on_both_databases! {
         assert_eq!(app.meetings(&adviser).await["timezone"], "Europe/London");
     }
 }
+
+fn ids(list: &serde_json::Value) -> Vec<i64> {
+    list.as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}
+
+on_both_databases! {
+    async fn a_live_change_reads_only_the_changed_meetings_and_never_another_advisers(app) {
+        let (ann_cal, bob_cal) = (app.calendly_user("Ann Patch", None), app.calendly_user("Bob Patch", None));
+        let (ann, bob) = (app.new_adviser().await, app.new_adviser().await);
+        app.connect(&ann, &ann_cal).await;
+        app.connect(&bob, &bob_cal).await;
+        app.initial_sync_done().await;
+        for (n, name) in ["Cora Lane", "Dan Hale", "Eve Moss"].iter().enumerate() {
+            book_at(&app, &ann_cal, name, 2 + n as i64);
+        }
+        book_at(&app, &bob_cal, "Finn Bobs", 2);
+        app.deliveries_settle().await;
+        let ann_list = app.json_as(&ann, "list_meetings", &[]).await;
+        let ann_ids = ids(&ann_list["upcoming"]);
+        let bob_ids = ids(&app.json_as(&bob, "list_meetings", &[]).await["upcoming"]);
+        assert_eq!((ann_ids.len(), bob_ids.len()), (3, 1));
+
+        // Ann's page hears that Dan's meeting and (somehow) Bob's changed.
+        let (dan, bobs) = (ann_ids[1].to_string(), bob_ids[0].to_string());
+        let patch = app.json_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("ids[1]", &bobs)]).await;
+        assert_eq!(names(&patch["upcoming"]), ["Dan Hale"], "only the changed meeting, only Ann's");
+        assert_eq!(patch["upcoming_total"], 3, "with the list's whole count");
+
+        // Through Bob's session, Ann's meetings do not exist.
+        let nosy = app.json_as(&bob, "changed_meetings", &[("ids[0]", &dan)]).await;
+        assert!(nosy["upcoming"].as_array().unwrap().is_empty());
+
+        // A meeting that no longer matches the view is simply not in it.
+        let filtered = app.json_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("q", "cora")]).await;
+        assert!(filtered["upcoming"].as_array().unwrap().is_empty());
+        assert_eq!(filtered["upcoming_total"], 1);
+    }
+}
