@@ -103,3 +103,38 @@ test("with notifications on, a booking that arrives while the page is in the bac
   await expect(page.getByText("Henry Ford")).toBeVisible();
   expect(await page.evaluate(() => (window as any).__shown.length)).toBe(1);
 });
+
+test("a live booking and cancellation redraw only the meetings they touch, without re-reading the list", async ({ page, request }) => {
+  await signUp(page, uniqueEmail());
+  const calendlyEmail = uniqueEmail("host");
+  await connectCalendly(page, calendlyEmail);
+  const host = await calendlyUserUri(request, calendlyEmail);
+  await book(request, host, "Kept as it was", "Iris Stay", 24);
+  const later = await book(request, host, "Called off later", "Owen Goes", 72);
+
+  await page.goto("/meetings");
+  await waitForHydration(page);
+  await expect(page.getByText("Live", { exact: true })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Upcoming (2)" })).toBeVisible();
+  await page.waitForLoadState("networkidle");
+  // Mark the untouched meeting's element: a page that redraws its whole list loses the mark.
+  await page.locator("li.meeting", { hasText: "Iris Stay" }).evaluate((el) => ((el as any).__kept = true));
+  const reads: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/api/list_meetings") || path.startsWith("/api/changed_meetings")) reads.push(path);
+  });
+
+  await book(request, host, "Booked just now", "Nell New", 48);
+  await expect(page.getByText("Nell New")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Upcoming (3)" })).toBeVisible();
+  // In start-time order: the new one between the two.
+  await expect(page.locator("li.meeting .invitee-name")).toHaveText(["Iris Stay", "Nell New", "Owen Goes"]);
+
+  await request.post(`${SIM}/_sim/cancel`, { data: { invitee: later.invitee_uri, by: "invitee", reason: "Moved away" } });
+  await expect(page.locator("li.meeting", { hasText: "Owen Goes" }).getByText("Canceled", { exact: true })).toBeVisible();
+
+  expect(await page.locator("li.meeting", { hasText: "Iris Stay" }).evaluate((el) => (el as any).__kept === true)).toBe(true);
+  expect(reads.filter((p) => p.startsWith("/api/list_meetings"))).toEqual([]);
+  expect(reads.filter((p) => p.startsWith("/api/changed_meetings")).length).toBeGreaterThan(0);
+});

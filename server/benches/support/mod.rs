@@ -1,0 +1,71 @@
+//! What the benchmarks share: Calendly-shaped deliveries for bench advisers, and percentiles.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+pub fn user_uri(i: i64) -> String {
+    format!("https://api.calendly.com/users/bench-user-{i}")
+}
+
+pub fn route_token(i: i64) -> String {
+    format!("benchroutetoken{i:012}")
+}
+
+/// A realistic `invitee.created` body (calendly-api.md §6.3) for adviser `i`.
+pub fn delivery(i: i64, n: u64) -> Vec<u8> {
+    let event = uuid::Uuid::new_v4();
+    let invitee = uuid::Uuid::new_v4();
+    let start = chrono::Utc::now() + chrono::Duration::days(1 + (n % 30) as i64);
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    serde_json::to_vec(&serde_json::json!({
+        "created_at": fmt(chrono::Utc::now()),
+        "created_by": user_uri(i),
+        "event": "invitee.created",
+        "payload": {
+            "cancel_url": format!("https://calendly.com/cancellations/{invitee}"),
+            "created_at": fmt(chrono::Utc::now()),
+            "email": format!("client{n}@example.com"),
+            "event": format!("https://api.calendly.com/scheduled_events/{event}"),
+            "first_name": null, "invitee_scheduled_by": null, "last_name": null,
+            "name": format!("Client {n}"),
+            "new_invitee": null, "no_show": null, "old_invitee": null, "payment": null,
+            "questions_and_answers": [{"answer": "Pension review", "position": 0, "question": "What would you like to discuss?"}],
+            "reconfirmation": null,
+            "reschedule_url": format!("https://calendly.com/reschedulings/{invitee}"),
+            "rescheduled": false, "routing_form_submission": null,
+            "scheduled_event": {
+                "created_at": fmt(chrono::Utc::now()),
+                "end_time": fmt(start + chrono::Duration::minutes(30)),
+                "event_guests": [],
+                "event_memberships": [{"user": user_uri(i), "user_email": "adviser@example.com", "user_name": "Adviser"}],
+                "event_type": "https://api.calendly.com/event_types/706a491b-3a3b-462b-9705-0a8527645061",
+                "invitees_counter": {"total": 1, "active": 1, "limit": 1},
+                "location": {"join_url": format!("https://calendly.com/events/{event}/google_meet"), "status": "processing", "type": "google_conference"},
+                "meeting_notes_html": null, "meeting_notes_plain": null,
+                "name": "Financial review",
+                "start_time": fmt(start),
+                "status": "active",
+                "updated_at": fmt(chrono::Utc::now()),
+                "uri": format!("https://api.calendly.com/scheduled_events/{event}")
+            },
+            "scheduling_method": null, "status": "active", "text_reminder_number": null,
+            "timezone": "Europe/London",
+            "tracking": {"utm_campaign": null, "utm_source": null, "utm_medium": null, "utm_content": null, "utm_term": null, "salesforce_uuid": null},
+            "updated_at": fmt(chrono::Utc::now()),
+            "uri": format!("https://api.calendly.com/scheduled_events/{event}/invitees/{invitee}")
+        }
+    }))
+    .unwrap()
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
