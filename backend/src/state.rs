@@ -18,7 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub metrics: Metrics,
-    pub calendly: CalendlyApp,
+    /// Shared, so cloning the state (every request does) copies no strings.
+    pub calendly: Arc<CalendlyApp>,
     pub live: LiveBus,
     /// Token refreshes, one at a time per adviser.
     pub locks: KeyedLocks,
@@ -55,7 +56,7 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             metrics: Metrics::default(),
-            calendly,
+            calendly: Arc::new(calendly),
             live: LiveBus::default(),
             locks: KeyedLocks::default(),
             subscription_locks: KeyedLocks::default(),

@@ -43,16 +43,24 @@ async fn start(database_url: String, dir: &std::path::Path) -> Page {
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".into()),
         ("APP_PUBLIC_URL", "http://127.0.0.1:0".into()),
         ("APP_DATA_DIR", dir.display().to_string()),
-        ("APP_ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
+        (
+            "APP_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+        ),
         ("CALENDLY_CLIENT_ID", sim.config().client_id.clone()),
         ("CALENDLY_CLIENT_SECRET", sim.config().client_secret.clone()),
-        ("CALENDLY_WEBHOOK_SIGNING_KEY", sim.config().webhook_signing_key.clone()),
+        (
+            "CALENDLY_WEBHOOK_SIGNING_KEY",
+            sim.config().webhook_signing_key.clone(),
+        ),
         ("CALENDLY_AUTH_URL", sim.base_url()),
         ("CALENDLY_API_URL", sim.base_url()),
         ("APP_SYNC_INTERVAL_SECS", "86400".into()),
     ]);
     let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let app = Application::build_with_clock(settings, Clock::default()).await.unwrap();
+    let app = Application::build_with_clock(settings, Clock::default())
+        .await
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
@@ -64,7 +72,10 @@ async fn start(database_url: String, dir: &std::path::Path) -> Page {
         .unwrap()
         .post(format!("{address}/api/sign_up"))
         .header("origin", &address)
-        .form(&[("email", email.as_str()), ("password", "correct horse battery")])
+        .form(&[
+            ("email", email.as_str()),
+            ("password", "correct horse battery"),
+        ])
         .send()
         .await
         .unwrap();
@@ -109,7 +120,12 @@ async fn book(page: &Page, adviser: i64, count: u64) {
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut workers = Vec::new();
     for _ in 0..16 {
-        let (client, next, key, address) = (client.clone(), next.clone(), key.clone(), page.address.clone());
+        let (client, next, key, address) = (
+            client.clone(),
+            next.clone(),
+            key.clone(),
+            page.address.clone(),
+        );
         workers.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -120,7 +136,10 @@ async fn book(page: &Page, adviser: i64, count: u64) {
                 let t = chrono::Utc::now().timestamp();
                 let header = format!("t={t},v1={}", calendly::webhook::sign(&key, t, &body));
                 let response = client
-                    .post(format!("{address}/api/calendly/webhook/{}", route_token(adviser)))
+                    .post(format!(
+                        "{address}/api/calendly/webhook/{}",
+                        route_token(adviser)
+                    ))
                     .header("calendly-webhook-signature", header)
                     .body(body)
                     .send()
@@ -136,7 +155,10 @@ async fn book(page: &Page, adviser: i64, count: u64) {
 }
 
 /// `samples` timings of one request, sorted, and the size of the last answer.
-async fn time(samples: usize, request: impl Fn() -> reqwest::RequestBuilder) -> (Vec<Duration>, usize) {
+async fn time(
+    samples: usize,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> (Vec<Duration>, usize) {
     let mut all = Vec::with_capacity(samples);
     let mut size = 0;
     for _ in 0..samples {
@@ -152,40 +174,66 @@ async fn time(samples: usize, request: impl Fn() -> reqwest::RequestBuilder) -> 
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let counts: Vec<u64> = arg("--meetings", "1000,10000").split(',').map(|n| n.trim().parse().unwrap()).collect();
+    let counts: Vec<u64> = arg("--meetings", "1000,10000")
+        .split(',')
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
     let samples: usize = arg("--samples", "100").parse().unwrap();
-    let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     println!("| database | meetings | GET /meetings p50 | p99 | HTML | last upcoming page p50 | one live change (changed_meetings) p50 | p99 |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for database in ["SQLite", "PostgreSQL"] {
         for &count in &counts {
-            let dir = std::env::temp_dir().join(format!("advicly-bench-page-{}", uuid::Uuid::new_v4().simple()));
+            let dir = std::env::temp_dir().join(format!(
+                "advicly-bench-page-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
             std::fs::create_dir_all(&dir).unwrap();
             let pg_name = format!("advicly_bench_page_{}", uuid::Uuid::new_v4().simple());
             let url = if database == "SQLite" {
                 format!("sqlite://{}/page.db?mode=rwc", dir.display())
             } else {
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                conn.execute(format!("CREATE DATABASE \"{pg_name}\"").as_str()).await.unwrap();
+                conn.execute(format!("CREATE DATABASE \"{pg_name}\"").as_str())
+                    .await
+                    .unwrap();
                 format!("{}/{pg_name}", admin.rsplit_once('/').unwrap().0)
             };
             let page = start(url, &dir).await;
-            let (adviser,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM advisers").fetch_one(page.state.db.pool()).await.unwrap();
+            let (adviser,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM advisers")
+                .fetch_one(page.state.db.pool())
+                .await
+                .unwrap();
             book(&page, adviser, count).await;
             let _ = page.state.db.pool().execute("ANALYZE").await;
             let client = reqwest::Client::new();
             let get = |path: String| {
-                let (client, cookie, address) = (client.clone(), page.cookie.clone(), page.address.clone());
-                move || client.get(format!("{address}{path}")).header("cookie", &cookie)
+                let (client, cookie, address) =
+                    (client.clone(), page.cookie.clone(), page.address.clone());
+                move || {
+                    client
+                        .get(format!("{address}{path}"))
+                        .header("cookie", &cookie)
+                }
             };
             // Warm up.
             time(5, get("/meetings".into())).await;
             let (first, html) = time(samples, get("/meetings".into())).await;
-            let last_page = (count.saturating_sub(1) / backend::meetings::PAGE_SIZE as u64).to_string();
-            let (last, _) = time(samples, get(format!("/meetings?show=upcoming&page={last_page}"))).await;
-            let (one,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM meetings").fetch_one(page.state.db.pool()).await.unwrap();
+            let last_page =
+                (count.saturating_sub(1) / backend::meetings::PAGE_SIZE as u64).to_string();
+            let (last, _) = time(
+                samples,
+                get(format!("/meetings?show=upcoming&page={last_page}")),
+            )
+            .await;
+            let (one,): (i64,) = sqlx::query_as("SELECT MAX(id) FROM meetings")
+                .fetch_one(page.state.db.pool())
+                .await
+                .unwrap();
             let patch = {
-                let (client, cookie, address) = (client.clone(), page.cookie.clone(), page.address.clone());
+                let (client, cookie, address) =
+                    (client.clone(), page.cookie.clone(), page.address.clone());
                 move || {
                     client
                         .post(format!("{address}/api/changed_meetings"))
@@ -207,7 +255,9 @@ async fn main() {
             page.state.db.close().await;
             if database == "PostgreSQL" {
                 let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-                let _ = conn.execute(format!("DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)").as_str()).await;
+                let _ = conn
+                    .execute(format!("DROP DATABASE IF EXISTS \"{pg_name}\" WITH (FORCE)").as_str())
+                    .await;
             }
             let _ = std::fs::remove_dir_all(&dir);
         }

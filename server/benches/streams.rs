@@ -39,7 +39,12 @@ fn cpu_ticks(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = text.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let get = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     get(11) + get(12) // utime, stime (fields 14 and 15 of stat)
 }
 
@@ -76,7 +81,11 @@ async fn open(addr: &str, token: &str) -> TcpStream {
     let mut buf = [0u8; 1024];
     loop {
         let n = stream.read(&mut buf).await.expect("read");
-        assert!(n > 0, "stream closed before ready: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "stream closed before ready: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&seen);
         assert!(text.starts_with("HTTP/1.1 200"), "stream refused: {text}");
@@ -86,14 +95,22 @@ async fn open(addr: &str, token: &str) -> TcpStream {
     }
 }
 
-/// Whether the server closed `stream` within `wait` (keep-alive comments are read past).
-async fn closes_within(stream: &mut TcpStream, wait: Duration) -> bool {
+/// Whether the server ended the event stream within `wait`: its last chunk came (the connection
+/// itself may stay open for the next request) or the connection closed. Keep-alive comments are
+/// read past.
+async fn ends_within(stream: &mut TcpStream, wait: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
+    let mut seen = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
+            Ok(Ok(n)) => {
+                seen.extend_from_slice(&buf[..n]);
+                if seen.ends_with(b"\r\n0\r\n\r\n") || seen == b"0\r\n\r\n" {
+                    return true;
+                }
+            }
             Err(_) => return false,
         }
     }
@@ -132,7 +149,10 @@ async fn main() {
         .map(|r| r.status() != 200)
         .unwrap_or(true)
     {
-        assert!(started.elapsed() < Duration::from_secs(60), "server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -189,34 +209,73 @@ async fn main() {
     let out = client
         .post(format!("http://{addr}/api/sign_out"))
         .header("origin", format!("http://{addr}"))
-        .header("cookie", format!("{}={}", backend::sessions::COOKIE_NAME, tokens[0]))
+        .header(
+            "cookie",
+            format!("{}={}", backend::sessions::COOKIE_NAME, tokens[0]),
+        )
         .send()
         .await
         .unwrap();
-    assert!(out.status().is_success() || out.status().is_redirection(), "{}", out.status());
+    assert!(
+        out.status().is_success() || out.status().is_redirection(),
+        "{}",
+        out.status()
+    );
     let mut ended = 0;
     for stream in mine.iter_mut() {
-        if closes_within(stream, Duration::from_secs(5)).await {
+        if ends_within(stream, Duration::from_secs(5)).await {
             ended += 1;
         }
     }
     let sign_out_ms = signing_out.elapsed().as_secs_f64() * 1000.0;
     let mut still_open = 0;
     for stream in others.iter_mut().take(200) {
-        if !closes_within(stream, Duration::from_millis(5)).await {
+        if !ends_within(stream, Duration::from_millis(5)).await {
             still_open += 1;
         }
     }
 
-    println!("live streams on one instance ({}):", if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" });
+    println!(
+        "live streams on one instance ({}):",
+        if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     println!("  open streams                 {streams} ({sessions} sessions, {PER_SESSION} each)");
     println!("  opened in                    {open_secs:.1} s");
-    println!("  server RSS before / after    {} MB / {} MB (peak {} MB; target ≤ 300 MB)", rss_before / 1024, rss_after / 1024, peak / 1024);
-    println!("  per open stream              {:.1} KB", (rss_after.saturating_sub(rss_before)) as f64 / streams as f64);
-    println!("  server CPU over {idle_secs} s idle     {idle_cpu:.2} s ({:.1} % of one core)", idle_cpu * 100.0 / idle_secs as f64);
+    println!(
+        "  server RSS before / after    {} MB / {} MB (peak {} MB; target ≤ 300 MB)",
+        rss_before / 1024,
+        rss_after / 1024,
+        peak / 1024
+    );
+    println!(
+        "  per open stream              {:.1} KB",
+        (rss_after.saturating_sub(rss_before)) as f64 / streams as f64
+    );
+    println!(
+        "  server CPU over {idle_secs} s idle     {idle_cpu:.2} s ({:.1} % of one core)",
+        idle_cpu * 100.0 / idle_secs as f64
+    );
     println!("  one sign-out ends its streams {ended}/{PER_SESSION} within {sign_out_ms:.0} ms; 200 others checked, {still_open} still open");
 
     drop(open_streams);
     let _ = server.kill().await;
+    db.close().await;
+    if let (Ok(admin), Some((_, name))) =
+        (std::env::var("BENCH_DATABASE_URL"), url.rsplit_once('/'))
+    {
+        if url.starts_with("postgres") {
+            if let Ok(mut admin_db) =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+            {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin_db)
+                    .await;
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

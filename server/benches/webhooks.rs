@@ -106,7 +106,7 @@ async fn start(admin: &str, advisers: i64) -> Bench {
         format!(
             "INSERT INTO calendly_webhook_subscriptions (user_id, scope, user_uri, organization_uri, subscription_uri, route_token, callback_url, state, is_active, created_at, updated_at) \
              SELECT g, 'user', 'https://api.calendly.com/users/bench-user-' || g, 'https://api.calendly.com/organizations/bench', \
-                    'https://api.calendly.com/webhook_subscriptions/bench-' || g, 'benchroutetoken' || lpad(g::text, 12, '0'), \
+                    'https://api.calendly.com/webhook_subscriptions/bench-' || g, 'benchroute' || lpad(g::text, 12, '0'), \
                     'http://bench/api/calendly/webhook/' || g, 'active', 1, 0, 0 FROM generate_series(1, {advisers}) g"
         ),
         "CREATE TABLE seed_signing_keys (user_id BIGINT PRIMARY KEY, signing_key TEXT NOT NULL)".into(),
@@ -317,7 +317,16 @@ async fn durable_insert_rate(admin: &str, clients: usize, secs: u64) -> Option<f
     )
     .ok()?;
     let out = std::process::Command::new("pgbench")
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &secs.to_string(), "-f"])
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
         .arg(&script)
         .arg(&url)
         .output()

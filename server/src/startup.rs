@@ -150,7 +150,6 @@ pub fn router(state: AppState) -> Router {
         leptos_options.hash_files,
     );
     Router::new()
-        .merge(routes::router())
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .leptos_routes_with_context(
             &server_state,
@@ -168,6 +167,13 @@ pub fn router(state: AppState) -> Router {
             ServerState,
             _,
         >(csp::provide_nonce_from_request, app::shell))
+        // Pages and server-function answers compressed as they are sent (brotli or gzip, as the
+        // browser takes them); `/pkg` files come precompressed. The plain routes merged below
+        // (the live stream, Calendly's webhooks, OAuth, health) are left alone: an event stream
+        // must not wait in a compressor's buffer, and each open stream would carry a compressor's
+        // state for as long as the page is open.
+        .layer(CompressionLayer::new())
+        .merge(routes::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::guard_pages,
@@ -200,10 +206,6 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        // Pages and server-function answers compressed as they are sent (brotli or gzip, as the
-        // browser takes them); never the live stream (`text/event-stream` is left alone) nor
-        // `/pkg` files, which come precompressed.
-        .layer(CompressionLayer::new())
         // Served over https: browsers must never fall back to plain http for this site.
         .layer(tower::util::option_layer(secure.then(|| {
             SetResponseHeaderLayer::if_not_present(

@@ -90,10 +90,16 @@ async fn start_session(
 ) -> Result<(), AppError> {
     let previous = crate::server::session_token();
     let ttl = state.settings.session_ttl;
-    let token =
-        backend::sessions::start(&state.db, &state.clock, &state.live, adviser, ttl, previous.as_deref())
-            .await
-            .map_err(AppError::internal)?;
+    let token = backend::sessions::start(
+        &state.db,
+        &state.clock,
+        &state.live,
+        adviser,
+        ttl,
+        previous.as_deref(),
+    )
+    .await
+    .map_err(AppError::internal)?;
     crate::server::set_cookie(&backend::sessions::cookie(
         &token,
         ttl,

@@ -80,7 +80,9 @@ pub fn MeetingsPage() -> impl IntoView {
         }
     });
     let patches = Patches::default();
-    let live = use_live_meetings(move |change| patches.clone().on_change(change, listing, meetings, shown));
+    let live = use_live_meetings(move |change| {
+        patches.clone().on_change(change, listing, meetings, shown)
+    });
     let alerts = RwSignal::new(Alerts::Unsupported);
     // The upcoming meetings last shown for this listing: a change that adds one while the page
     // is in the background is announced (if the adviser turned notifications on).
@@ -179,17 +181,31 @@ impl Patches {
                         q.busy = false;
                         return;
                     }
-                    (std::mem::take(&mut q.waiting), std::mem::take(&mut q.reread))
+                    (
+                        std::mem::take(&mut q.waiting),
+                        std::mem::take(&mut q.reread),
+                    )
                 };
                 let l = listing.get_untracked();
-                let current = shown.get_untracked().filter(|(sl, _)| *sl == l).map(|(_, v)| v);
+                let current = shown
+                    .get_untracked()
+                    .filter(|(sl, _)| *sl == l)
+                    .map(|(_, v)| v);
                 let patched = match current {
                     Some(_) if !reread && ids.len() <= MAX_CHANGED => {
-                        match changed_meetings(ids.clone(), Some(l.show.clone()), Some(l.q.clone()), Some(l.page)).await {
+                        match changed_meetings(
+                            ids.clone(),
+                            Some(l.show.clone()),
+                            Some(l.q.clone()),
+                            Some(l.page),
+                        )
+                        .await
+                        {
                             // The page may have moved on meanwhile: patch only what it still shows.
-                            Ok(patch) if listing.get_untracked() == l => {
-                                shown.get_untracked().filter(|(sl, _)| *sl == l).and_then(|(_, now)| patch::apply(&now, &ids, patch))
-                            }
+                            Ok(patch) if listing.get_untracked() == l => shown
+                                .get_untracked()
+                                .filter(|(sl, _)| *sl == l)
+                                .and_then(|(_, now)| patch::apply(&now, &ids, patch)),
                             _ => None,
                         }
                     }

@@ -3,8 +3,8 @@
 //! not be exactly what a fresh read of the page shows (a meeting left a full list, so the next
 //! one should move up; a page other than the first), it says so and the page reads its list again.
 
-use super::MeetingsView;
 use super::MeetingView;
+use super::MeetingsView;
 
 /// How many meetings each list of a view shows at most (the server's page sizes).
 pub const ALL_UPCOMING: usize = 50;
@@ -28,11 +28,32 @@ pub fn apply(view: &MeetingsView, changed: &[i64], patch: MeetingsView) -> Optio
     let mut next = view.clone();
     next.connection = patch.connection;
     next.timezone = patch.timezone;
-    next.upcoming = merged(&view.upcoming, changed, patch.upcoming, upcoming_size, patch.upcoming_total, Order::SoonestFirst)?;
+    next.upcoming = merged(
+        &view.upcoming,
+        changed,
+        patch.upcoming,
+        upcoming_size,
+        patch.upcoming_total,
+        Order::SoonestFirst,
+    )?;
     next.upcoming_total = patch.upcoming_total;
-    next.past = merged(&view.past, changed, patch.past, past_size, patch.past_total, Order::LatestFirst)?;
+    next.past = merged(
+        &view.past,
+        changed,
+        patch.past,
+        past_size,
+        patch.past_total,
+        Order::LatestFirst,
+    )?;
     next.past_total = patch.past_total;
-    next.canceled = merged(&view.canceled, changed, patch.canceled, canceled_size, patch.canceled_total, Order::LatestFirst)?;
+    next.canceled = merged(
+        &view.canceled,
+        changed,
+        patch.canceled,
+        canceled_size,
+        patch.canceled_total,
+        Order::LatestFirst,
+    )?;
     next.canceled_total = patch.canceled_total;
     Some(next)
 }
@@ -67,7 +88,9 @@ fn merged(
         }
     });
     list.truncate(size);
-    let expected = usize::try_from(total.max(0)).unwrap_or(usize::MAX).min(size);
+    let expected = usize::try_from(total.max(0))
+        .unwrap_or(usize::MAX)
+        .min(size);
     (list.len() == expected).then_some(list)
 }
 
@@ -120,16 +143,31 @@ mod tests {
 
     #[test]
     fn a_new_booking_goes_in_its_place_by_start_time() {
-        let page = view(vec![meeting(1, "2026-12-04T09:00:00Z"), meeting(2, "2026-12-06T09:00:00Z")], 2);
+        let page = view(
+            vec![
+                meeting(1, "2026-12-04T09:00:00Z"),
+                meeting(2, "2026-12-06T09:00:00Z"),
+            ],
+            2,
+        );
         let patch = view(vec![meeting(3, "2026-12-05T09:00:00Z")], 3);
         let next = apply(&page, &[3], patch).unwrap();
-        assert_eq!(next.upcoming.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 3, 2]);
+        assert_eq!(
+            next.upcoming.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [1, 3, 2]
+        );
         assert_eq!(next.upcoming_total, 3);
     }
 
     #[test]
     fn a_changed_meeting_is_replaced_where_it_is() {
-        let page = view(vec![meeting(1, "2026-12-04T09:00:00Z"), meeting(2, "2026-12-06T09:00:00Z")], 2);
+        let page = view(
+            vec![
+                meeting(1, "2026-12-04T09:00:00Z"),
+                meeting(2, "2026-12-06T09:00:00Z"),
+            ],
+            2,
+        );
         let mut canceled = meeting(2, "2026-12-06T09:00:00Z");
         canceled.canceled = true;
         let next = apply(&page, &[2], view(vec![canceled], 2)).unwrap();
@@ -162,7 +200,13 @@ mod tests {
 
     #[test]
     fn a_meeting_leaving_a_short_list_is_simply_removed() {
-        let page = view(vec![meeting(1, "2026-12-04T09:00:00Z"), meeting(2, "2026-12-06T09:00:00Z")], 2);
+        let page = view(
+            vec![
+                meeting(1, "2026-12-04T09:00:00Z"),
+                meeting(2, "2026-12-06T09:00:00Z"),
+            ],
+            2,
+        );
         let next = apply(&page, &[1], view(Vec::new(), 1)).unwrap();
         assert_eq!(next.upcoming.iter().map(|m| m.id).collect::<Vec<_>>(), [2]);
     }

@@ -295,9 +295,7 @@ async fn one_list(
     // The rows read are only these meetings (the count is still the whole list's).
     let mut rows_filter = filter.clone();
     if let Some(only) = only {
-        let placeholders: Vec<String> = (0..only.len())
-            .map(|i| format!("${}", next + i))
-            .collect();
+        let placeholders: Vec<String> = (0..only.len()).map(|i| format!("${}", next + i)).collect();
         if placeholders.is_empty() {
             rows_filter.push_str(" AND 1 = 0");
         } else {

@@ -7,8 +7,10 @@ pub fn user_uri(i: i64) -> String {
     format!("https://api.calendly.com/users/bench-user-{i}")
 }
 
+/// A route token of the issued shape (22 characters of base64url; anything else is never
+/// looked up).
 pub fn route_token(i: i64) -> String {
-    format!("benchroutetoken{i:012}")
+    format!("benchroute{i:012}")
 }
 
 /// A realistic `invitee.created` body (calendly-api.md §6.3) for adviser `i`.
@@ -68,4 +70,3 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
-

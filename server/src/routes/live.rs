@@ -24,8 +24,11 @@ pub const SESSION_RECHECK_AT_MOST_EVERY: Duration = Duration::from_secs(3600);
 /// After the session could not be read (the database away), when to try again.
 const SESSION_RETRY: Duration = Duration::from_secs(30);
 
+/// What one open stream keeps while the page is open (ten thousand of them fit in ~300 MB, so
+/// only what it uses: not the whole application state).
 struct Cursor {
-    state: AppState,
+    db: backend::Db,
+    clock: backend::Clock,
     user: AdviserId,
     /// This adviser's signals (and the instance's resyncs) only: other advisers' changes never
     /// wake this stream.
@@ -79,12 +82,13 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
     );
     // Watch before the first read of the log, so no change can fall between the two.
     let watch = state.live.watch(who.adviser.id);
-    let recheck_at = session_recheck_at(&state, &who.session_token).await;
+    let recheck_at = session_recheck_at(&state.db, &state.clock, &who.session_token).await;
     let sessions_seen = watch.pulse.borrow().sessions;
     let cursor = Cursor {
         sessions_seen,
         watch,
-        state,
+        db: state.db.clone(),
+        clock: state.clock.clone(),
         user: who.adviser.id,
         session_token: who.session_token,
         seen,
@@ -102,11 +106,15 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
 
 /// When the stream should look at its session by itself: when it expires (at most
 /// [`SESSION_RECHECK_AT_MOST_EVERY`] from now); soon if it could not be read.
-async fn session_recheck_at(state: &AppState, token: &str) -> tokio::time::Instant {
+async fn session_recheck_at(
+    db: &backend::Db,
+    clock: &backend::Clock,
+    token: &str,
+) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();
-    match backend::sessions::expires_at(&state.db, token).await {
+    match backend::sessions::expires_at(db, token).await {
         Ok(Some(at)) => {
-            let left = u64::try_from(at.saturating_sub(state.clock.now_ms())).unwrap_or(0);
+            let left = u64::try_from(at.saturating_sub(clock.now_ms())).unwrap_or(0);
             now + Duration::from_millis(left).min(SESSION_RECHECK_AT_MOST_EVERY)
         }
         Ok(None) => now,
@@ -120,9 +128,9 @@ async fn session_recheck_at(state: &AppState, token: &str) -> tokio::time::Insta
 /// Whether the stream's session still belongs to its adviser. A database error is not proof of
 /// a sign-out: the stream stays and looks again soon.
 async fn still_signed_in(c: &mut Cursor) -> bool {
-    match backend::sessions::adviser_for(&c.state.db, &c.state.clock, &c.session_token).await {
+    match backend::sessions::adviser_for(&c.db, &c.clock, &c.session_token).await {
         Ok(Some(ref a)) if a.id == c.user => {
-            c.recheck_at = session_recheck_at(&c.state, &c.session_token).await;
+            c.recheck_at = session_recheck_at(&c.db, &c.clock, &c.session_token).await;
             true
         }
         Ok(_) => false,
@@ -136,14 +144,16 @@ async fn still_signed_in(c: &mut Cursor) -> bool {
 
 /// Waits for a reason to look (a signal for this adviser, a resync, one of the adviser's
 /// sessions ending, or this session's expiry), then sends every change after the cursor as one
-/// `change` event. An idle stream costs nothing: no timer reads the database meanwhile.
+/// `change` event. An idle stream costs nothing: no timer reads the database meanwhile. The
+/// database reads are boxed: a stream waits with only its watch, resync and timer futures in
+/// memory, not the largest query's state (this future lives as long as the page is open).
 async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
     if !c.started {
         c.started = true;
         let mut events = Vec::new();
         match c.seen {
             None => {
-                let latest = backend::meetings::latest_change(&c.state.db, c.user)
+                let latest = Box::pin(backend::meetings::latest_change(&c.db, c.user))
                     .await
                     .unwrap_or(0);
                 c.seen = Some(latest);
@@ -156,7 +166,7 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
             }
             Some(seq) => {
                 events.push(Event::default().event("ready").data(seq.to_string()));
-                events.extend(catch_up(&mut c).await);
+                events.extend(Box::pin(catch_up(&mut c)).await);
             }
         }
         return Some((events, c));
@@ -170,7 +180,7 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
                 let pulse = *c.watch.pulse.borrow_and_update();
                 if pulse.sessions != c.sessions_seen {
                     c.sessions_seen = pulse.sessions;
-                    if !still_signed_in(&mut c).await {
+                    if !Box::pin(still_signed_in(&mut c)).await {
                         return None;
                     }
                 }
@@ -184,14 +194,14 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
                 true
             },
             _ = tokio::time::sleep_until(c.recheck_at) => {
-                if !still_signed_in(&mut c).await {
+                if !Box::pin(still_signed_in(&mut c)).await {
                     return None;
                 }
                 false
             }
         };
         if wake {
-            let events = catch_up(&mut c).await;
+            let events = Box::pin(catch_up(&mut c)).await;
             if !events.is_empty() {
                 return Some((events, c));
             }
@@ -201,7 +211,7 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
 
 async fn catch_up(c: &mut Cursor) -> Vec<Event> {
     let since = c.seen.unwrap_or(0);
-    let changes = match backend::meetings::changes_since(&c.state.db, c.user, since).await {
+    let changes = match backend::meetings::changes_since(&c.db, c.user, since).await {
         Ok(changes) => changes,
         Err(err) => {
             tracing::warn!(error = %err, "live stream could not read the change log; retrying on the next signal or tick");

@@ -48,11 +48,16 @@ async fn fetch(app: &TestApp, path: &str, accept_encoding: Option<&str>) -> reqw
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wasm_is_sent_precompressed_as_the_browser_accepts_and_hashed_names_are_kept_for_a_year() {
+async fn the_wasm_is_sent_precompressed_as_the_browser_accepts_and_hashed_names_are_kept_for_a_year(
+) {
     let site = site();
     let app = serving(&site, true).await;
     let path = format!("/pkg/{HASHED}");
@@ -62,7 +67,9 @@ async fn the_wasm_is_sent_precompressed_as_the_browser_accepts_and_hashed_names_
     assert_eq!(header(&brotli, "content-encoding"), "br");
     assert_eq!(header(&brotli, "content-type"), "application/wasm");
     assert_eq!(header(&brotli, "cache-control"), server::assets::IMMUTABLE);
-    assert!(header(&brotli, "vary").to_ascii_lowercase().contains("accept-encoding"));
+    assert!(header(&brotli, "vary")
+        .to_ascii_lowercase()
+        .contains("accept-encoding"));
     assert_eq!(brotli.bytes().await.unwrap().as_ref(), b"brotli bytes");
 
     let gzip = fetch(&app, &path, Some("gzip")).await;
@@ -75,7 +82,11 @@ async fn the_wasm_is_sent_precompressed_as_the_browser_accepts_and_hashed_names_
 
     let missing = fetch(&app, "/pkg/advicly.b2xkZXI.wasm", Some("br")).await;
     assert_eq!(missing.status(), 404);
-    assert_ne!(header(&missing, "cache-control"), server::assets::IMMUTABLE, "a 404 must not stick for a year");
+    assert_ne!(
+        header(&missing, "cache-control"),
+        server::assets::IMMUTABLE,
+        "a 404 must not stick for a year"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +95,10 @@ async fn files_whose_names_do_not_change_with_their_content_are_revalidated() {
     let app = serving(&site, false).await;
     let response = fetch(&app, "/pkg/advicly.wasm", Some("br")).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(header(&response, "cache-control"), server::assets::REVALIDATE);
+    assert_eq!(
+        header(&response, "cache-control"),
+        server::assets::REVALIDATE
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,7 +113,10 @@ async fn signing_out_on_one_instance_ends_the_stream_open_on_another() {
     assert!(on_b.next_named("ready", WAIT).await.is_some());
     let out = a.server_fn_as(&adviser.client, "sign_out", &[]).await;
     assert!(crate::helpers::succeeded(&out), "{}", out.status());
-    assert!(on_b.ends_within(Duration::from_secs(3)).await, "B's stream outlived the sign-out on A");
+    assert!(
+        on_b.ends_within(Duration::from_secs(3)).await,
+        "B's stream outlived the sign-out on A"
+    );
 }
 
 on_both_databases! {

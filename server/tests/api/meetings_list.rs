@@ -134,7 +134,11 @@ on_both_databases! {
 }
 
 fn ids(list: &serde_json::Value) -> Vec<i64> {
-    list.as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect()
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect()
 }
 
 on_both_databases! {
