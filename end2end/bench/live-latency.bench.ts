@@ -58,7 +58,9 @@ test("webhook to DOM latency", async ({ page, request }) => {
       });
       observer.observe(document.body, { childList: true, subtree: true, characterData: true });
     }, name);
-    const start = new Date(Date.now() + (n + 1) * 3600_000);
+    // Each booking sooner than the last: it lands at the top of the upcoming list, which shows
+    // the first 50 (a later one would rightly only move the count).
+    const start = new Date(Date.now() + 3600_000 + (BOOKINGS - n) * 60_000);
     const sent = Date.now();
     const response = await request.post(`${SIM}/_sim/book`, {
       data: { host, event_name: "Review", start_time: start.toISOString(), duration_minutes: 30, invitee_name: name, invitee_email: `c${n}@example.com` },
