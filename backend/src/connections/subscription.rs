@@ -80,15 +80,12 @@ pub enum RouteLookup {
 }
 
 /// The webhook route's O(1) lookup: the subscription a route token belongs to, or that it is one
-/// of ours no longer in use; `None` for a token we never issued.
+/// of ours no longer in use; `None` for a token we never issued. One indexed query: every
+/// delivery makes it.
 pub async fn route_by_token(
     db: &crate::Db,
     token: &str,
 ) -> Result<Option<RouteLookup>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Found {
-        is_active: i64,
-    }
     // Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
     if token.len() != 22
         || !token
@@ -97,19 +94,20 @@ pub async fn route_by_token(
     {
         return Ok(None);
     }
-    let found: Option<Found> = sqlx::query_as(
-        "SELECT is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1",
-    )
-    .bind(token)
-    .fetch_optional(db.pool())
-    .await?;
-    match found {
-        None => Ok(None),
-        Some(f) if f.is_active == 1 => {
-            Ok(by_route_token(db, token).await?.map(RouteLookup::Active))
+    let found: Option<(i64, i64, String, Option<String>, String, String, String, i64)> =
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS}, is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1"
+        ))
+        .bind(token)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(found.map(|(a, b, c, d, e, f, g, is_active)| {
+        if is_active == 1 {
+            RouteLookup::Active(from_row((a, b, c, d, e, f, g)))
+        } else {
+            RouteLookup::Retired
         }
-        Some(_) => Ok(Some(RouteLookup::Retired)),
-    }
+    }))
 }
 
 /// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
