@@ -12,6 +12,14 @@ out=$(mktemp -d)
 psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'advicly_test_%'" 2>/dev/null |
   while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1; done
 
+# Style guardrails: formatting, and clippy with warnings denied (server side, and the browser
+# build of the pages).
+lint_rc=0
+echo "== rustfmt --check, clippy -D warnings"
+cargo fmt --all --check || lint_rc=1
+cargo clippy --workspace --exclude frontend --all-targets -- -D warnings || lint_rc=1
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings || lint_rc=1
+
 cargo test --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$out/cargo.txt"
 cargo_rc=${PIPESTATUS[0]}
 bash scripts/e2e.sh 2>&1 | tee "$out/e2e.txt"
@@ -23,6 +31,10 @@ failed=$(( $(grep 'test result:' "$out/cargo.txt" | sum '[0-9]+ failed' /dev/std
 if [ "$cargo_rc" -ne 0 ] || [ "$e2e_rc" -ne 0 ]; then
   [ "$failed" -eq 0 ] && failed=1   # a build failure counts as a failure
 fi
+if [ "$lint_rc" -ne 0 ]; then
+  echo "rustfmt or clippy found problems (see above)"
+  failed=$(( failed + 1 ))
+fi
 echo
 echo "summary: $passed passed, $failed failed"
-[ "$cargo_rc" -eq 0 ] && [ "$e2e_rc" -eq 0 ]
+[ "$cargo_rc" -eq 0 ] && [ "$e2e_rc" -eq 0 ] && [ "$lint_rc" -eq 0 ]

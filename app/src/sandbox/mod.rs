@@ -90,32 +90,6 @@ mod server {
         }
     }
 
-    #[cfg(test)]
-    mod tests {
-        use super::next_working_day_at_ten;
-        use chrono::TimeZone;
-
-        #[test]
-        fn the_suggested_start_is_the_next_working_day_at_ten_in_the_hosts_zone() {
-            let wednesday = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 15, 0, 0).unwrap();
-            assert_eq!(
-                next_working_day_at_ten(wednesday, "Europe/London"),
-                "2026-12-03T10:00"
-            );
-            let friday = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap();
-            assert_eq!(
-                next_working_day_at_ten(friday, "Europe/London"),
-                "2026-12-07T10:00"
-            );
-            // Late Sunday in UTC is already Monday in Tokyo: the next working day is Tuesday.
-            let sunday_night = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 20, 0, 0).unwrap();
-            assert_eq!(
-                next_working_day_at_ten(sunday_night, "Asia/Tokyo"),
-                "2026-12-08T10:00"
-            );
-        }
-    }
-
     /// Only bookings with this adviser's own Calendly account may be changed from their page.
     pub async fn owns_invitee(
         state: &backend::AppState,
@@ -149,6 +123,32 @@ mod server {
 
     pub fn sim_error(err: calendly_sim::SimError) -> AppError {
         AppError::Invalid(format!("The sandbox Calendly refused: {err}"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::next_working_day_at_ten;
+        use chrono::TimeZone;
+
+        #[test]
+        fn the_suggested_start_is_the_next_working_day_at_ten_in_the_hosts_zone() {
+            let wednesday = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 15, 0, 0).unwrap();
+            assert_eq!(
+                next_working_day_at_ten(wednesday, "Europe/London"),
+                "2026-12-03T10:00"
+            );
+            let friday = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap();
+            assert_eq!(
+                next_working_day_at_ten(friday, "Europe/London"),
+                "2026-12-07T10:00"
+            );
+            // Late Sunday in UTC is already Monday in Tokyo: the next working day is Tuesday.
+            let sunday_night = chrono::Utc.with_ymd_and_hms(2026, 12, 6, 20, 0, 0).unwrap();
+            assert_eq!(
+                next_working_day_at_ten(sunday_night, "Asia/Tokyo"),
+                "2026-12-08T10:00"
+            );
+        }
     }
 }
 

@@ -61,7 +61,7 @@ async fn disconnect_locally(state: &AppState, user: AdviserId) -> Result<Option<
     } else {
         ""
     };
-    let row: Option<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(&format!(
+    let row: Option<StoredTokens> = sqlx::query_as(&format!(
         "SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1{lock_clause}"
     ))
     .bind(user.0)
@@ -140,7 +140,7 @@ enum CleanupError {
 /// One attempt at a clean-up job. Success (or a definitive "already gone") deletes the job and
 /// with it the last copy of the tokens; a transient failure reschedules it with back-off.
 async fn run_job(state: &AppState, id: i64) -> Result<(), sqlx::Error> {
-    let job: Option<(Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64, i64)> = sqlx::query_as(
+    let job: Option<CleanupJob> = sqlx::query_as(
         "SELECT subscription_uri, access_token_enc, refresh_token_enc, attempts, user_id FROM calendly_cleanup_jobs WHERE id = $1",
     )
     .bind(id)
@@ -283,3 +283,8 @@ async fn clean_up_remote(
     }
     Ok(())
 }
+
+/// A connection's status and its encrypted access and refresh tokens.
+type StoredTokens = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+/// A clean-up job: subscription URI, encrypted tokens, attempts so far, adviser.
+type CleanupJob = (Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64, i64);

@@ -28,6 +28,17 @@ pub struct SubscriptionRow {
 }
 
 type Row = (i64, i64, String, Option<String>, String, String, String);
+/// A subscription row and whether it is the adviser's active one.
+type RouteRow = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+);
 const COLUMNS: &str = "id, user_id, user_uri, subscription_uri, route_token, callback_url, state";
 
 fn from_row(r: Row) -> SubscriptionRow {
@@ -94,7 +105,7 @@ pub async fn route_by_token(
     {
         return Ok(None);
     }
-    let found: Option<(i64, i64, String, Option<String>, String, String, String, i64)> =
+    let found: Option<RouteRow> =
         sqlx::query_as(&format!(
             "SELECT {COLUMNS}, is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1"
         ))

@@ -52,19 +52,32 @@ fn micros(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// What Calendly said of one invitee: the change, when Calendly observed it, the invitee and its
+/// scheduled event.
+#[derive(Clone, Copy, Debug)]
+pub struct Observation<'a> {
+    pub change: InviteeChange,
+    pub at: &'a chrono::DateTime<chrono::Utc>,
+    pub invitee: &'a Invitee,
+    pub event: &'a ScheduledEvent,
+}
+
 /// Applies one observation; returns the id of the meeting it touched and records a change for
 /// the live stream (`meeting_changes`). `observed_at` orders observations of the same thing
 /// (the envelope's `created_at` for webhooks, the sync time for sync).
 pub async fn apply_invitee(
     conn: &mut AnyConnection,
     user: AdviserId,
-    change: InviteeChange,
-    observed_at: &chrono::DateTime<chrono::Utc>,
-    invitee: &Invitee,
-    event: &ScheduledEvent,
+    seen: Observation<'_>,
     source: &str,
     now_ms: i64,
 ) -> Result<Applied, sqlx::Error> {
+    let Observation {
+        change,
+        at: observed_at,
+        invitee,
+        event,
+    } = seen;
     lock_adviser_meetings(conn, user).await?;
     let (meeting_id, meeting_status) = upsert_meeting(conn, user, event, source, now_ms).await?;
 
@@ -457,6 +470,7 @@ async fn refresh_meeting(
 /// - **commit order = sequence order**: change sequence numbers are handed out at insert time,
 ///   and a live stream that already moved past a later one would never send an earlier one that
 ///   committed after it.
+///
 /// Transaction-level advisory locks are re-entrant, so a sync applying many invitees in one
 /// transaction takes it once.
 async fn lock_adviser_meetings(

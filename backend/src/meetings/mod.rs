@@ -6,7 +6,7 @@ mod list;
 
 pub use apply::{
     apply_invitee, calendly_time, is_conference, refresh_event, Applied, InviteeChange,
-    CONFERENCE_KINDS,
+    Observation, CONFERENCE_KINDS,
 };
 pub use list::{
     changed_in_view, changes_since, latest_change, list_for_user, AttendeeRow, MeetingRow,

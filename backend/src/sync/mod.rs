@@ -265,17 +265,14 @@ async fn apply_synced_invitee(
     let mut tx = state.db.begin_write().await?;
     let mut seq = 0;
     for change in changes {
-        let applied = apply_invitee(
-            &mut tx,
-            user,
+        let observed_at = state.clock.now();
+        let seen = crate::meetings::Observation {
             change,
-            &state.clock.now(),
+            at: &observed_at,
             invitee,
             event,
-            "sync",
-            now,
-        )
-        .await?;
+        };
+        let applied = apply_invitee(&mut tx, user, seen, "sync", now).await?;
         seq = applied.seq;
     }
     tx.commit().await?;

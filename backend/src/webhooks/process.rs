@@ -201,17 +201,13 @@ async fn apply(
         return Ok(None);
     };
     let payload = envelope.invitee_payload()?;
-    let applied = apply_invitee(
-        conn,
-        user,
+    let seen = crate::meetings::Observation {
         change,
-        &envelope.created_at,
-        &payload.invitee,
-        &payload.scheduled_event,
-        "webhook",
-        now,
-    )
-    .await?;
+        at: &envelope.created_at,
+        invitee: &payload.invitee,
+        event: &payload.scheduled_event,
+    };
+    let applied = apply_invitee(conn, user, seen, "webhook", now).await?;
     Ok(Some(applied.seq))
 }
 
@@ -226,7 +222,7 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
         return 0;
     }
     let doublings = (attempts - QUICK_ATTEMPTS).min(16) as u32;
-    (5 * 60 * 1000_i64 << doublings).min(6 * 3600 * 1000)
+    ((5 * 60 * 1000_i64) << doublings).min(6 * 3600 * 1000)
 }
 
 /// Applies stored deliveries that could not be applied when they arrived.

@@ -107,7 +107,7 @@ pub async fn delivery_log(
 fn newest_first(entries: impl Iterator<Item = LogEntry>, limit: usize) -> Vec<LogEntry> {
     let mut all: Vec<LogEntry> = entries.collect();
     // Stable: at equal times the stored delivery comes before its repeat.
-    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.sort_by_key(|e| std::cmp::Reverse(e.at));
     all.truncate(limit);
     all
 }

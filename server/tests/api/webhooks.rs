@@ -1085,7 +1085,7 @@ mod order_independence {
 
         /// What the page should show per event: (event uri, status, sorted attendees
         /// (name, canceled, no-show)), for events not moved away by a reschedule.
-        fn expected(&self) -> Vec<(String, String, Vec<(String, bool, bool)>)> {
+        fn expected(&self) -> Vec<crate::webhooks::ShownMeeting> {
             let mut out: Vec<_> = (0..self.events.len())
                 .filter_map(|e| {
                     let invs: Vec<&Inv> = self.events[e]
@@ -1136,18 +1136,15 @@ mod order_independence {
         let arrival = base().timestamp_millis();
         for (n, d) in deliveries.iter().enumerate() {
             let mut tx = db.pool().begin().await.unwrap();
-            apply_invitee(
-                &mut tx,
-                user,
-                d.change,
-                &d.at,
-                &d.invitee,
-                &d.event,
-                "webhook",
-                arrival + n as i64 * 1000,
-            )
-            .await
-            .unwrap();
+            let seen = backend::meetings::Observation {
+                change: d.change,
+                at: &d.at,
+                invitee: &d.invitee,
+                event: &d.event,
+            };
+            apply_invitee(&mut tx, user, seen, "webhook", arrival + n as i64 * 1000)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         }
     }
@@ -1222,7 +1219,7 @@ mod order_independence {
             });
 
             // In canonical order the result is what Calendly says...
-            let mut seen: Vec<(String, String, Vec<(String, bool, bool)>)> = expected
+            let mut seen: Vec<crate::webhooks::ShownMeeting> = expected
                 .iter()
                 .map(|m| {
                     let mut attendees: Vec<_> = m
@@ -1245,3 +1242,6 @@ mod order_independence {
         }
     }
 }
+
+/// A meeting as the page shows it: event URI, status, and its attendees (name, canceled, no-show).
+pub type ShownMeeting = (String, String, Vec<(String, bool, bool)>);

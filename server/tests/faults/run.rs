@@ -417,7 +417,7 @@ impl World {
                 self.fault(fault, plan).await;
             }
             self.step().await;
-            if self.report.deliveries_caused % 8 == 0 {
+            if self.report.deliveries_caused.is_multiple_of(8) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
