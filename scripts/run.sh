@@ -10,7 +10,7 @@ case "${DATABASE_URL:-}" in
 esac
 started=$SECONDS
 if [ ! -x "$CARGO_TARGET_DIR/release/server" ]; then
-  printf '\033[1;34m[run]\033[0m building Advicly in release mode for the first time (about 12 min on 2 cores; later builds take seconds)\n'
+  printf '\033[1;34m[run]\033[0m building Advicly in release mode for the first time (about 8 min on 2 cores; later builds take seconds)\n'
 fi
 cargo leptos build --release --precompress
 printf '\033[1;34m[run]\033[0m built in %d min %d s\n' $(( (SECONDS - started) / 60 )) $(( (SECONDS - started) % 60 ))

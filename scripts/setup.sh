@@ -50,7 +50,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 if [ "$(cargo-leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-  log "installing cargo-leptos $CARGO_LEPTOS_VERSION from crates.io (about 6 min on 2 cores, once)"
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION from crates.io (about 4–6 min on 2 cores, once)"
   install_pinned_crate cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1
 fi
 
