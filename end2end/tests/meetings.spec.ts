@@ -138,3 +138,35 @@ test("a live booking and cancellation redraw only the meetings they touch, witho
   expect(reads.filter((p) => p.startsWith("/api/list_meetings"))).toEqual([]);
   expect(reads.filter((p) => p.startsWith("/api/changed_meetings")).length).toBeGreaterThan(0);
 });
+
+test("a meeting shows its guests and the invitee's own reschedule and cancel links for the adviser to pass on", async ({ page, request }) => {
+  await signUp(page, uniqueEmail());
+  const calendlyEmail = uniqueEmail("host");
+  await connectCalendly(page, calendlyEmail);
+  const host = await calendlyUserUri(request, calendlyEmail);
+  const start = new Date(Date.now() + 30 * 3600_000);
+  start.setUTCMinutes(0, 0, 0);
+  const booked = await request.post(`${SIM}/_sim/book`, {
+    data: {
+      host,
+      event_name: "Family finances",
+      start_time: start.toISOString(),
+      duration_minutes: 30,
+      invitee_name: "Gwen Guest",
+      invitee_email: "gwen.guest@example.com",
+      guests: ["partner@example.com"],
+    },
+  });
+  expect(booked.status(), await booked.text()).toBe(201);
+
+  await page.goto("/meetings");
+  await waitForHydration(page);
+  const meeting = page.locator("li.meeting", { hasText: "Gwen Guest" });
+  await expect(meeting.getByText("Guests: partner@example.com")).toBeVisible();
+  const reschedule = meeting.getByRole("link", { name: "Invitee's reschedule link" });
+  const cancel = meeting.getByRole("link", { name: "Invitee's cancel link" });
+  await expect(reschedule).toHaveAttribute("href", /^https?:\/\//);
+  await expect(cancel).toHaveAttribute("href", /^https?:\/\//);
+  // Opened in a new tab, never handing this page to the invitee's site.
+  await expect(reschedule).toHaveAttribute("rel", /noopener/);
+});
