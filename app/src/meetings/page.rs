@@ -136,9 +136,9 @@ pub fn MeetingsPage() -> impl IntoView {
     }
 }
 
-/// Live changes, one request at a time: the changed meetings are fetched and patched in; changes
-/// that arrive meanwhile wait and go together in the next request (so an older answer can never
-/// overwrite a newer one).
+/// Live changes, one request at a time: the changed meetings are fetched and patched in, or the
+/// list is read again when a patch cannot give the exact page; changes that arrive meanwhile wait
+/// and go together in the next request (so an older answer can never overwrite a newer one).
 #[derive(Clone, Default)]
 struct Patches {
     state: std::rc::Rc<std::cell::RefCell<PatchQueue>>,
@@ -211,8 +211,18 @@ impl Patches {
                     }
                     _ => None,
                 };
-                match patched {
-                    Some(view) => shown.set(Some((l, view))),
+                let view = match patched {
+                    Some(view) => Some(view),
+                    // Read the whole list again, here in the queue: a change that arrives
+                    // meanwhile is applied after this read, never overwritten by it.
+                    None => list_meetings(Some(l.show.clone()), Some(l.q.clone()), Some(l.page))
+                        .await
+                        .ok(),
+                };
+                match view {
+                    Some(view) if listing.get_untracked() == l => shown.set(Some((l, view))),
+                    Some(_) => {}
+                    // Could not read it (signed out, server away): let the page say why.
                     None => meetings.refetch(),
                 }
             }

@@ -65,7 +65,12 @@ enum Order {
 }
 
 /// One list: the changed meetings taken out, those that belong put in their place, cut to the
-/// list's size. `None` when that is not the list a fresh read gives (fewer shown than there are).
+/// list's size. `None` when that is not certainly the list a fresh read gives.
+///
+/// When the list has meetings the page does not hold (more in all than shown), those all sort
+/// after the last meeting shown; so a changed meeting is certainly in its place only if it sorts
+/// before the last unchanged one shown. One that sorts after it might belong behind meetings the
+/// page never read.
 fn merged(
     shown: &[MeetingView],
     changed: &[i64],
@@ -74,24 +79,33 @@ fn merged(
     total: i64,
     order: Order,
 ) -> Option<Vec<MeetingView>> {
-    let mut list: Vec<MeetingView> = shown
-        .iter()
-        .filter(|m| !changed.contains(&m.id))
-        .cloned()
-        .collect();
-    list.extend(belonging);
-    list.sort_by(|a, b| {
+    let cmp = |a: &MeetingView, b: &MeetingView| {
         let soonest = a.start_iso.cmp(&b.start_iso).then(a.id.cmp(&b.id));
         match order {
             Order::SoonestFirst => soonest,
             Order::LatestFirst => soonest.reverse(),
         }
-    });
+    };
+    let total = usize::try_from(total.max(0)).unwrap_or(usize::MAX);
+    let mut list: Vec<MeetingView> = shown
+        .iter()
+        .filter(|m| !changed.contains(&m.id))
+        .cloned()
+        .collect();
+    let unread = total > list.len() + belonging.len();
+    if unread {
+        let last_unchanged = list.last()?.clone();
+        list.extend(
+            belonging
+                .into_iter()
+                .filter(|m| cmp(m, &last_unchanged) == std::cmp::Ordering::Less),
+        );
+    } else {
+        list.extend(belonging);
+    }
+    list.sort_by(cmp);
     list.truncate(size);
-    let expected = usize::try_from(total.max(0))
-        .unwrap_or(usize::MAX)
-        .min(size);
-    (list.len() == expected).then_some(list)
+    (list.len() == total.min(size)).then_some(list)
 }
 
 #[cfg(test)]
@@ -196,6 +210,17 @@ mod tests {
         // Meeting 3 was moved away by a reschedule: the 51st should now show, and only a read
         // of the list knows which it is.
         assert!(apply(&page, &[3], view(Vec::new(), 79)).is_none());
+    }
+
+    #[test]
+    fn a_shown_meeting_moved_past_meetings_the_page_never_read_makes_it_read_again() {
+        let full: Vec<MeetingView> = (0..ALL_UPCOMING as i64)
+            .map(|i| meeting(i, &format!("2026-12-04T{:02}:{:02}:00Z", i / 60, i % 60)))
+            .collect();
+        let page = view(full, 60);
+        // Meeting 3 is moved to next year: ten unread meetings come before it now.
+        let moved = meeting(3, "2027-06-01T09:00:00Z");
+        assert!(apply(&page, &[3], view(vec![moved], 60)).is_none());
     }
 
     #[test]

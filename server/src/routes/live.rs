@@ -23,6 +23,9 @@ use super::session::SignedIn;
 pub const SESSION_RECHECK_AT_MOST_EVERY: Duration = Duration::from_secs(3600);
 /// After the session could not be read (the database away), when to try again.
 const SESSION_RETRY: Duration = Duration::from_secs(30);
+/// After the change log could not be read (the database away, the pool busy after a resync),
+/// when to read it again: a stream never waits for the adviser's next change to catch up.
+const CATCH_UP_RETRY: Duration = Duration::from_secs(3);
 
 /// What one open stream keeps while the page is open (ten thousand of them fit in ~300 MB, so
 /// only what it uses: not the whole application state).
@@ -41,8 +44,11 @@ struct Cursor {
     /// The last change sequence sent (or the client's Last-Event-ID).
     seen: Option<i64>,
     started: bool,
-    /// When this stream next looks at its session by itself (its expiry).
+    /// When this stream next looks at its session by itself (its expiry), or retries reading
+    /// the change log after a failed read.
     recheck_at: tokio::time::Instant,
+    /// The last read of the change log failed: read it again at `recheck_at`.
+    catch_up_failed: bool,
     /// This stream's place among the open ones; given back when the stream ends.
     _slot: StreamSlot,
 }
@@ -80,10 +86,11 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
         "Live meeting streams opened.",
         &[],
     );
-    // Watch before the first read of the log, so no change can fall between the two.
+    // Watch before the first read of the log (and of the session), so no change and no sign-out
+    // can fall between the two.
     let watch = state.live.watch(who.adviser.id);
-    let recheck_at = session_recheck_at(&state.db, &state.clock, &who.session_token).await;
     let sessions_seen = watch.pulse.borrow().sessions;
+    let recheck_at = session_recheck_at(&state.db, &state.clock, &who.session_token).await;
     let cursor = Cursor {
         sessions_seen,
         watch,
@@ -94,6 +101,7 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
         seen,
         started: false,
         recheck_at,
+        catch_up_failed: false,
         _slot: slot,
     };
     let events = futures::stream::unfold(cursor, next_batch).flat_map(|batch: Vec<Event>| {
@@ -197,7 +205,7 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
                 if !Box::pin(still_signed_in(&mut c)).await {
                     return None;
                 }
-                false
+                std::mem::take(&mut c.catch_up_failed)
             }
         };
         if wake {
@@ -214,7 +222,11 @@ async fn catch_up(c: &mut Cursor) -> Vec<Event> {
     let changes = match backend::meetings::changes_since(&c.db, c.user, since).await {
         Ok(changes) => changes,
         Err(err) => {
-            tracing::warn!(error = %err, "live stream could not read the change log; retrying on the next signal or tick");
+            tracing::warn!(error = %err, "live stream could not read the change log; retrying in a few seconds");
+            c.catch_up_failed = true;
+            c.recheck_at = c
+                .recheck_at
+                .min(tokio::time::Instant::now() + CATCH_UP_RETRY);
             Vec::new()
         }
     };
