@@ -6,14 +6,11 @@
 //! `cargo bench -p server --bench meetings_page` (options: `-- --meetings 1000,10000 --samples 100`).
 //! PostgreSQL at `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-use std::collections::HashMap;
+use calendly_sim::Simulator;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backend::{Clock, Settings};
 use calendly::secrets::SigningKey;
-use calendly_sim::{SimConfig, Simulator};
-use server::Application;
 use sqlx::{Connection, Executor};
 
 mod support;
@@ -37,33 +34,7 @@ struct Page {
 }
 
 async fn start(database_url: String, dir: &std::path::Path) -> Page {
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", database_url),
-        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".into()),
-        ("APP_PUBLIC_URL", "http://127.0.0.1:0".into()),
-        ("APP_DATA_DIR", dir.display().to_string()),
-        (
-            "APP_ENCRYPTION_KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-        ),
-        ("CALENDLY_CLIENT_ID", sim.config().client_id.clone()),
-        ("CALENDLY_CLIENT_SECRET", sim.config().client_secret.clone()),
-        (
-            "CALENDLY_WEBHOOK_SIGNING_KEY",
-            sim.config().webhook_signing_key.clone(),
-        ),
-        ("CALENDLY_AUTH_URL", sim.base_url()),
-        ("CALENDLY_API_URL", sim.base_url()),
-        ("APP_SYNC_INTERVAL_SECS", "86400".into()),
-    ]);
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let app = Application::build_with_clock(settings, Clock::default())
-        .await
-        .unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let (sim, address, state) = support::start_app(database_url, dir).await;
 
     let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
     let signed_up = reqwest::Client::builder()

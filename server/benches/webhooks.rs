@@ -11,10 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backend::{Clock, Settings};
 use calendly::secrets::SigningKey;
-use calendly_sim::{SimConfig, Simulator};
-use server::Application;
 use sqlx::{Connection, Executor};
 
 mod support;
@@ -69,34 +66,8 @@ async fn start(admin: &str, advisers: i64) -> Bench {
         .await
         .unwrap();
     let db_url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = std::env::temp_dir().join(&name);
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", db_url.clone()),
-        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".into()),
-        ("APP_PUBLIC_URL", "http://127.0.0.1:0".into()),
-        ("APP_DATA_DIR", dir.display().to_string()),
-        (
-            "APP_ENCRYPTION_KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
-        ),
-        ("CALENDLY_CLIENT_ID", sim.config().client_id.clone()),
-        ("CALENDLY_CLIENT_SECRET", sim.config().client_secret.clone()),
-        (
-            "CALENDLY_WEBHOOK_SIGNING_KEY",
-            sim.config().webhook_signing_key.clone(),
-        ),
-        ("CALENDLY_AUTH_URL", sim.base_url()),
-        ("CALENDLY_API_URL", sim.base_url()),
-        ("APP_SYNC_INTERVAL_SECS", "86400".into()),
-    ]);
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let app = Application::build_with_clock(settings, Clock::default())
-        .await
-        .unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let (sim, address, state) = support::start_app(db_url.clone(), &dir).await;
 
     // N connected advisers, each with an active user-scoped subscription and (for the seed
     // design's baseline) a per-adviser signing key.

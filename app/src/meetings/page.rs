@@ -8,9 +8,6 @@ use super::live::{use_live_meetings, LiveChange, LiveState};
 use super::notify::{announce, new_bookings, page_hidden, Alerts, NotifyToggle};
 use super::{changed_meetings, list_meetings, patch, MeetingView, MeetingsView};
 
-/// More changed meetings than this at once: the page reads its list again instead.
-const MAX_CHANGED: usize = 100;
-
 /// What the page's URL asks for: `?show=all|upcoming|past|canceled&q=…&page=N`.
 #[derive(Clone, Debug, PartialEq)]
 struct Listing {
@@ -192,7 +189,7 @@ impl Patches {
                     .filter(|(sl, _)| *sl == l)
                     .map(|(_, v)| v);
                 let patched = match current {
-                    Some(_) if !reread && ids.len() <= MAX_CHANGED => {
+                    Some(_) if !reread && ids.len() <= patch::MAX_CHANGED => {
                         match changed_meetings(
                             ids.clone(),
                             Some(l.show.clone()),

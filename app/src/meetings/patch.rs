@@ -9,6 +9,9 @@ use super::MeetingsView;
 /// How many meetings each list of a view shows at most (the server's page sizes).
 pub const ALL_UPCOMING: usize = 50;
 pub const ALL_PAST: usize = 20;
+/// More changed meetings than this at once: the page reads its list again instead (the server
+/// refuses longer lists).
+pub const MAX_CHANGED: usize = 100;
 
 /// `view` after the meetings `changed` changed, given `patch`: what the server says of those
 /// meetings for this same view (each list holds those of them that belong to it, and its new
@@ -114,9 +117,10 @@ mod tests {
 
     #[cfg(feature = "ssr")]
     #[test]
-    fn the_list_sizes_are_the_servers() {
+    fn the_list_sizes_and_the_changed_cap_are_the_servers() {
         assert_eq!(ALL_UPCOMING as i64, backend::meetings::ALL_UPCOMING);
         assert_eq!(ALL_PAST as i64, backend::meetings::ALL_PAST);
+        assert_eq!(MAX_CHANGED, backend::meetings::MAX_CHANGED);
     }
 
     fn meeting(id: i64, start: &str) -> MeetingView {

@@ -1,7 +1,48 @@
 //! What the benchmarks share: Calendly-shaped deliveries for bench advisers, and percentiles.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use backend::{Clock, Settings};
+use calendly_sim::{SimConfig, Simulator};
+use server::Application;
+
+/// A running server (release build, in this process) on `database_url` with a fresh Calendly
+/// simulator as its Calendly: the simulator, the server's address and its state.
+pub async fn start_app(
+    database_url: String,
+    dir: &std::path::Path,
+) -> (Simulator, String, backend::AppState) {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", database_url),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0".into()),
+        ("APP_PUBLIC_URL", "http://127.0.0.1:0".into()),
+        ("APP_DATA_DIR", dir.display().to_string()),
+        (
+            "APP_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+        ),
+        ("CALENDLY_CLIENT_ID", sim.config().client_id.clone()),
+        ("CALENDLY_CLIENT_SECRET", sim.config().client_secret.clone()),
+        (
+            "CALENDLY_WEBHOOK_SIGNING_KEY",
+            sim.config().webhook_signing_key.clone(),
+        ),
+        ("CALENDLY_AUTH_URL", sim.base_url()),
+        ("CALENDLY_API_URL", sim.base_url()),
+        ("APP_SYNC_INTERVAL_SECS", "86400".into()),
+    ]);
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let app = Application::build_with_clock(settings, Clock::default())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    (sim, address, state)
+}
 
 pub fn user_uri(i: i64) -> String {
     format!("https://api.calendly.com/users/bench-user-{i}")

@@ -172,5 +172,16 @@ on_both_databases! {
         let filtered = app.json_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("q", "cora")]).await;
         assert!(filtered["upcoming"].as_array().unwrap().is_empty());
         assert_eq!(filtered["upcoming_total"], 1);
+
+        // More ids than a page ever sends: refused with a clear message, nothing read.
+        let many: Vec<(String, String)> = (0..=backend::meetings::MAX_CHANGED)
+            .map(|i| (format!("ids[{i}]"), i.to_string()))
+            .collect();
+        let form: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let refused = app.server_fn_as(&ann.client, "changed_meetings", &form).await;
+        let status = refused.status();
+        let body = refused.text().await.unwrap();
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("At most 100 changed meetings"), "{body}");
     }
 }
