@@ -27,8 +27,6 @@ pub struct AppState {
     pub subscription_locks: KeyedLocks,
     /// Calendly's rate limits, per adviser.
     pub limits: CalendlyLimits,
-    /// The built-in Calendly simulator when running in sandbox mode.
-    pub sandbox: Option<calendly_sim::Simulator>,
     /// Open live streams, per instance and per session.
     pub streams: StreamSlots,
     /// Refused deliveries noted in the delivery log, per adviser per minute.
@@ -37,12 +35,7 @@ pub struct AppState {
 
 impl AppState {
     /// `settings.calendly` must be set (sandbox mode fills it in with the simulator's).
-    pub fn new(
-        db: Db,
-        settings: Settings,
-        clock: Clock,
-        sandbox: Option<calendly_sim::Simulator>,
-    ) -> Self {
+    pub fn new(db: Db, settings: Settings, clock: Clock) -> Self {
         let calendly = CalendlyApp::new(
             settings
                 .calendly
@@ -62,7 +55,6 @@ impl AppState {
             subscription_locks: KeyedLocks::default(),
             limits: CalendlyLimits::default(),
             refusal_notes: Default::default(),
-            sandbox,
             streams,
         }
     }

@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 
+use app::sandbox::{NewBooking, SandboxCalendly};
 use backend::config::CalendlySettings;
 use backend::Settings;
-use calendly_sim::{SimConfig, Simulator};
+use calendly_sim::{Booking, Canceler, SimConfig, Simulator};
 
 /// The simulator listens on loopback only, next to the app's port (port + 100) when that port is
 /// free, else on any free loopback port. Its control API (`/_sim/*`: the signing key, the client
@@ -45,4 +46,42 @@ pub async fn start(settings: &mut Settings) -> std::io::Result<Simulator> {
     });
     tracing::info!(calendly = %simulator.base_url(), "sandbox mode: using the built-in Calendly simulator");
     Ok(simulator)
+}
+
+/// The sandbox page's invitee actions, played on the simulator.
+pub struct SimulatedInvitee(pub Simulator);
+
+impl SandboxCalendly for SimulatedInvitee {
+    fn book(&self, booking: NewBooking) -> Result<(), String> {
+        self.0
+            .book(Booking {
+                host: booking.host_uri,
+                event_name: Some(booking.title),
+                start_time: booking.start_time,
+                duration_minutes: booking.minutes,
+                invitee_name: booking.invitee_name,
+                invitee_email: booking.invitee_email,
+                timezone: booking.timezone,
+                ..Default::default()
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn cancel(&self, invitee_uri: &str, reason: Option<String>) -> Result<(), String> {
+        self.0
+            .cancel(invitee_uri, Canceler::Invitee, reason)
+            .map_err(|e| e.to_string())
+    }
+
+    fn reschedule(
+        &self,
+        invitee_uri: &str,
+        start: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        self.0
+            .reschedule(invitee_uri, start)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }

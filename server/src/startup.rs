@@ -80,8 +80,10 @@ impl Application {
         } else {
             None
         };
-        let state = AppState::new(db, settings, clock, simulator);
-        let router = router(state.clone());
+        let state = AppState::new(db, settings, clock);
+        let sandbox = simulator
+            .map(|sim| app::sandbox::Sandbox(std::sync::Arc::new(sandbox::SimulatedInvitee(sim))));
+        let router = router(state.clone(), sandbox);
         Ok(Self {
             listener,
             router,
@@ -135,7 +137,9 @@ fn leptos_options(settings: &Settings) -> LeptosOptions {
     options
 }
 
-pub fn router(state: AppState) -> Router {
+/// The whole router; `sandbox` is the simulated Calendly the sandbox page books with (sandbox
+/// mode only).
+pub fn router(state: AppState, sandbox: Option<app::sandbox::Sandbox>) -> Router {
     let leptos_options = leptos_options(&state.settings);
     let server_state = ServerState {
         leptos_options: leptos_options.clone(),
@@ -156,6 +160,9 @@ pub fn router(state: AppState) -> Router {
             leptos_routes,
             move || {
                 provide_context(context_state.clone());
+                if let Some(sandbox) = &sandbox {
+                    provide_context(sandbox.clone());
+                }
                 csp::provide_nonce_from_request();
             },
             {

@@ -30,25 +30,60 @@ pub struct SandboxView {
 }
 
 #[cfg(feature = "ssr")]
+pub use server::{NewBooking, Sandbox, SandboxCalendly};
+
+#[cfg(feature = "ssr")]
 mod server {
+    use std::sync::Arc;
+
     use backend::accounts::AdviserId;
     use chrono::TimeZone;
 
     use crate::error::AppError;
 
+    /// A test booking made as an invitee of the adviser's (simulated) Calendly account.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct NewBooking {
+        pub host_uri: String,
+        pub title: String,
+        pub start_time: chrono::DateTime<chrono::Utc>,
+        pub minutes: i64,
+        pub invitee_name: String,
+        pub invitee_email: String,
+        pub timezone: String,
+    }
+
+    /// What the sandbox page needs from the simulated Calendly: to act as an invitee. The server
+    /// implements it over its simulator and provides it (as [`Sandbox`], in the Leptos context)
+    /// in sandbox mode only. Errors are the simulator's refusal, in words.
+    pub trait SandboxCalendly: Send + Sync + 'static {
+        fn book(&self, booking: NewBooking) -> Result<(), String>;
+        fn cancel(&self, invitee_uri: &str, reason: Option<String>) -> Result<(), String>;
+        fn reschedule(
+            &self,
+            invitee_uri: &str,
+            start: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), String>;
+    }
+
+    /// The sandbox Calendly, present in the Leptos context only in sandbox mode.
+    #[derive(Clone)]
+    pub struct Sandbox(pub Arc<dyn SandboxCalendly>);
+
     pub struct Host {
-        pub sim: calendly_sim::Simulator,
+        pub sim: Sandbox,
         pub user_uri: String,
         pub name: String,
         pub timezone: String,
     }
 
-    /// The simulator and the adviser's connected (simulated) Calendly user.
+    /// The sandbox Calendly and the adviser's connected (simulated) Calendly user; outside
+    /// sandbox mode, not found.
     pub async fn host(
         state: &backend::AppState,
         adviser: AdviserId,
     ) -> Result<Option<Host>, AppError> {
-        let sim = state.sandbox.clone().ok_or(AppError::NotFound)?;
+        let sim = leptos::prelude::use_context::<Sandbox>().ok_or(AppError::NotFound)?;
         let connection = backend::connections::load(&state.db, adviser)
             .await
             .map_err(AppError::internal)?;
@@ -90,26 +125,6 @@ mod server {
         }
     }
 
-    /// Only bookings with this adviser's own Calendly account may be changed from their page.
-    pub async fn owns_invitee(
-        state: &backend::AppState,
-        adviser: AdviserId,
-        invitee: &str,
-    ) -> Result<(), AppError> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM attendees WHERE user_id = $1 AND invitee_uri = $2",
-        )
-        .bind(adviser.0)
-        .bind(invitee)
-        .fetch_one(state.db.pool())
-        .await
-        .map_err(AppError::internal)?;
-        if n == 0 {
-            return Err(AppError::NotFound);
-        }
-        Ok(())
-    }
-
     /// The signed-in adviser's sandbox host, if `invitee` is one of their own bookings.
     pub async fn host_of_booking(invitee: &str) -> Result<Host, AppError> {
         let state = crate::server::state()?;
@@ -117,11 +132,17 @@ mod server {
         let host = host(&state, adviser.id)
             .await?
             .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
-        owns_invitee(&state, adviser.id, invitee).await?;
+        // Only bookings with this adviser's own Calendly account may be changed from their page.
+        if !backend::meetings::has_invitee(&state.db, adviser.id, invitee)
+            .await
+            .map_err(AppError::internal)?
+        {
+            return Err(AppError::NotFound);
+        }
         Ok(host)
     }
 
-    pub fn sim_error(err: calendly_sim::SimError) -> AppError {
+    pub fn sim_error(err: String) -> AppError {
         AppError::Invalid(format!("The sandbox Calendly refused: {err}"))
     }
 
@@ -155,7 +176,6 @@ mod server {
 /// The adviser's sandbox host and upcoming test bookings.
 #[server(prefix = "/api", endpoint = "sandbox_overview")]
 pub async fn sandbox_overview() -> Result<SandboxView, AppError> {
-    use calendly::{ListInvitees, ListScheduledEvents, Status};
     let state = crate::server::state()?;
     let adviser = crate::server::current_adviser().await?;
     let Some(host) = server::host(&state, adviser.id).await? else {
@@ -167,57 +187,21 @@ pub async fn sandbox_overview() -> Result<SandboxView, AppError> {
         });
     };
     let user = calendly::ids::CalendlyUserUri::parse(&host.user_uri).map_err(AppError::internal)?;
-    let request = ListScheduledEvents {
-        user: Some(user),
-        status: Some(Status::Active),
-        min_start_time: Some(chrono::Utc::now()),
-        sort: Some("start_time:asc".into()),
-        count: Some(50),
-        ..Default::default()
-    };
-    let events = backend::connections::with_token(&state, adviser.id, |t| {
-        let request = request.clone();
-        let api = state.calendly.api.clone();
-        async move { api.list_scheduled_events(&t, &request).await }
-    })
-    .await
-    .map_err(|e| AppError::Unavailable(format!("The sandbox Calendly could not be read: {e}")))?;
-    let mut bookings = Vec::new();
-    for event in events.collection {
-        let invitees = backend::connections::with_token(&state, adviser.id, |t| {
-            let api = state.calendly.api.clone();
-            let uri = event.uri.clone();
-            async move {
-                api.list_event_invitees(
-                    &t,
-                    &uri,
-                    &ListInvitees {
-                        status: Some(Status::Active),
-                        ..Default::default()
-                    },
-                )
-                .await
-            }
-        })
+    let now = state.clock.now();
+    let bookings = backend::connections::upcoming_invitees(&state, adviser.id, user, now)
         .await
-        .map_err(|e| {
-            AppError::Unavailable(format!("The sandbox Calendly could not be read: {e}"))
-        })?;
-        for invitee in invitees.collection {
-            bookings.push(SandboxBooking {
-                invitee_uri: invitee.uri.as_str().to_owned(),
-                title: event.title().to_owned(),
-                invitee: invitee.name.clone(),
-                when: crate::server::format_time(
-                    event.start_time.timestamp_millis(),
-                    &host.timezone,
-                ),
-            });
-        }
-    }
+        .map_err(|e| AppError::Unavailable(format!("The sandbox Calendly could not be read: {e}")))?
+        .into_iter()
+        .map(|b| SandboxBooking {
+            invitee_uri: b.invitee_uri,
+            title: b.title,
+            invitee: b.invitee_name,
+            when: crate::server::format_time(b.start_time.timestamp_millis(), &host.timezone),
+        })
+        .collect();
     Ok(SandboxView {
         host: Some(host.name),
-        suggested_start: server::next_working_day_at_ten(chrono::Utc::now(), &host.timezone),
+        suggested_start: server::next_working_day_at_ten(now, &host.timezone),
         timezone: host.timezone,
         bookings,
     })
@@ -254,19 +238,19 @@ pub async fn sandbox_book(
     }
     let start_time = server::parse_local(&start, &host.timezone)?;
     host.sim
-        .book(calendly_sim::Booking {
-            host: host.user_uri,
-            event_name: Some(if title.is_empty() {
+        .0
+        .book(NewBooking {
+            host_uri: host.user_uri,
+            title: if title.is_empty() {
                 "30 Minute Meeting".into()
             } else {
                 title
-            }),
+            },
             start_time,
-            duration_minutes: minutes,
+            minutes,
             invitee_name: name,
             invitee_email: email,
             timezone: host.timezone,
-            ..Default::default()
         })
         .map_err(server::sim_error)?;
     Ok(())
@@ -278,7 +262,8 @@ pub async fn sandbox_cancel(invitee: String, reason: String) -> Result<(), AppEr
     let host = server::host_of_booking(&invitee).await?;
     let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
     host.sim
-        .cancel(&invitee, calendly_sim::Canceler::Invitee, reason)
+        .0
+        .cancel(&invitee, reason)
         .map_err(server::sim_error)
 }
 
@@ -288,7 +273,7 @@ pub async fn sandbox_reschedule(invitee: String, start: String) -> Result<(), Ap
     let host = server::host_of_booking(&invitee).await?;
     let new_start = server::parse_local(&start, &host.timezone)?;
     host.sim
+        .0
         .reschedule(&invitee, new_start)
-        .map(|_| ())
         .map_err(server::sim_error)
 }

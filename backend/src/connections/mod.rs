@@ -7,6 +7,7 @@ mod oauth_flow;
 mod store;
 mod subscription;
 mod tokens;
+mod upcoming;
 
 pub use disconnect::{disconnect, run_cleanup_jobs};
 pub use error::ConnectError;
@@ -21,3 +22,4 @@ pub use subscription::{
     RouteLookup, SubscriptionRow,
 };
 pub use tokens::{access_token, with_token, TokenError};
+pub use upcoming::{upcoming_invitees, UpcomingInvitee, UPCOMING_EVENTS};

@@ -180,6 +180,17 @@ fn like_pattern(search: &str) -> Option<String> {
     Some(pattern)
 }
 
+/// Whether `invitee_uri` is one of the adviser's own meetings' invitees.
+pub async fn has_invitee(db: &Db, adviser: AdviserId, invitee_uri: &str) -> sqlx::Result<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM attendees WHERE user_id = $1 AND invitee_uri = $2")
+            .bind(adviser.0)
+            .bind(invitee_uri)
+            .fetch_one(db.pool())
+            .await?;
+    Ok(n > 0)
+}
+
 /// The adviser's meetings for one page. Meetings that were moved elsewhere by a reschedule are
 /// left out: the booking shows once, at its new time, marked Rescheduled. One query per list,
 /// one count per list and one query for all their attendees.

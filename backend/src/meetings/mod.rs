@@ -9,7 +9,7 @@ pub use apply::{
     Observation, CONFERENCE_KINDS,
 };
 pub use list::{
-    changed_in_view, changes_since, latest_change, list_for_user, AttendeeRow, MeetingRow,
-    MeetingsPage, MeetingsQuery, Section, Show, ALL_PAST, ALL_UPCOMING, MAX_CHANGED,
+    changed_in_view, changes_since, has_invitee, latest_change, list_for_user, AttendeeRow,
+    MeetingRow, MeetingsPage, MeetingsQuery, Section, Show, ALL_PAST, ALL_UPCOMING, MAX_CHANGED,
     MAX_SEARCH_CHARS, PAGE_SIZE,
 };
