@@ -5,6 +5,7 @@ pub mod csp;
 pub mod middleware;
 pub mod routes;
 pub mod sandbox;
+pub mod server_state;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;

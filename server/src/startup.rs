@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::FromRef;
 use axum::Router;
 use backend::{AppState, Clock, Db, Settings};
 use http::{header, HeaderValue};
@@ -13,14 +12,8 @@ use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::server_state::ServerState;
 use crate::{assets, csp, middleware, routes, sandbox};
-
-/// The axum state: Leptos' options for rendering plus Advicly's own state.
-#[derive(Clone, FromRef)]
-pub struct ServerState {
-    pub leptos_options: LeptosOptions,
-    pub app: AppState,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

@@ -54,8 +54,9 @@ pub async fn begin_connect(
     Ok(request.url)
 }
 
-/// Finishes connecting from Calendly's redirect. The `state` is consumed whatever happens, so it
-/// can never be replayed; it must belong to this adviser's current session and be unexpired.
+/// Finishes connecting from Calendly's redirect (the caller then starts the first sync). The
+/// `state` is consumed whatever happens, so it can never be replayed; it must belong to this
+/// adviser's current session and be unexpired.
 #[tracing::instrument(skip_all, fields(user_id = user.0))]
 pub async fn finish_connect(
     state: &AppState,
@@ -157,7 +158,6 @@ pub async fn finish_connect(
     if let Err(err) = ensure_subscription(state, user).await {
         tracing::warn!(error = %err, "could not ensure the webhook subscription");
     }
-    crate::sync::spawn_sync(state.clone(), user);
     Ok(())
 }
 

@@ -142,29 +142,24 @@ pub async fn set_live_updates(
     Ok(())
 }
 
-/// Where an unfinished sync stopped, if one did.
-pub async fn load_sync_cursor(
-    db: &Db,
-    user: AdviserId,
-) -> Result<Option<crate::sync::Cursor>, sqlx::Error> {
+/// Where an unfinished sync stopped, if one did (the sync's own encoding, kept as given).
+pub async fn load_sync_cursor(db: &Db, user: AdviserId) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(Option<String>,)> =
         sqlx::query_as("SELECT sync_cursor FROM calendar_connections WHERE user_id = $1")
             .bind(user.0)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row
-        .and_then(|(cursor,)| cursor)
-        .and_then(|json| serde_json::from_str(&json).ok()))
+    Ok(row.and_then(|(cursor,)| cursor))
 }
 
 /// Saves (or, with `None`, clears) the cursor of the sync in progress.
 pub async fn save_sync_cursor(
     db: &Db,
     user: AdviserId,
-    cursor: Option<&crate::sync::Cursor>,
+    cursor: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE calendar_connections SET sync_cursor = $1 WHERE user_id = $2")
-        .bind(cursor.and_then(|c| serde_json::to_string(c).ok()))
+        .bind(cursor)
         .bind(user.0)
         .execute(db.pool())
         .await?;

@@ -67,7 +67,7 @@ pub async fn sync_connection(
         if !e.is_transient() {
             // Calendly refused this sync's request (say, a page token it no longer accepts):
             // the next one starts afresh rather than repeating it.
-            connections::save_sync_cursor(&state.db, user, None).await?;
+            save_cursor(&state.db, user, None).await?;
         }
     }
     let now = state.clock.now_ms();
@@ -114,12 +114,12 @@ async fn sync_inner(
     let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri)
         .map_err(|e| calendly::Error::Decode(e.to_string()))?;
     let now = state.clock.now();
-    let saved = connections::load_sync_cursor(&state.db, user).await?;
+    let saved = load_cursor(&state.db, user).await?;
     let mut cursor = Cursor::resume_or_start(saved, kind, now);
     let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or(now);
     let mut report = SyncReport::default();
     for _ in 0..MAX_PAGES {
-        connections::save_sync_cursor(&state.db, user, Some(&cursor)).await?;
+        save_cursor(&state.db, user, Some(&cursor)).await?;
         let request = ListScheduledEvents {
             user: Some(user_uri.clone()),
             min_start_time: Some(time(cursor.min_start_ms)),
@@ -155,12 +155,12 @@ async fn sync_inner(
         match page.next_page_token.filter(|_| !page.collection.is_empty()) {
             Some(next) => cursor.page_token = Some(next),
             None => {
-                connections::save_sync_cursor(&state.db, user, None).await?;
+                save_cursor(&state.db, user, None).await?;
                 return Ok(report);
             }
         }
         if let Pace::Pause { resume_in_secs } = pace(page.rate_limit).max_with(pace_now) {
-            connections::save_sync_cursor(&state.db, user, Some(&cursor)).await?;
+            save_cursor(&state.db, user, Some(&cursor)).await?;
             report.paused_for_secs = Some(resume_in_secs);
             return Ok(report);
         }
@@ -395,4 +395,21 @@ pub async fn check_conference_links(
         }
     }
     Ok(linked)
+}
+
+/// Where an unfinished sync stopped, if one did (an unreadable cursor starts over).
+async fn load_cursor(db: &crate::Db, user: AdviserId) -> Result<Option<Cursor>, sqlx::Error> {
+    Ok(connections::load_sync_cursor(db, user)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Saves (or, with `None`, clears) the cursor of the sync in progress.
+async fn save_cursor(
+    db: &crate::Db,
+    user: AdviserId,
+    cursor: Option<&Cursor>,
+) -> Result<(), sqlx::Error> {
+    let json = cursor.and_then(|c| serde_json::to_string(c).ok());
+    connections::save_sync_cursor(db, user, json.as_deref()).await
 }

@@ -8,7 +8,7 @@
 
 use calendly::webhook::WebhookEnvelope;
 
-use super::receive::{Receipt, Rejection};
+use super::outcome::{Receipt, Rejection};
 use crate::accounts::AdviserId;
 use crate::connections::SubscriptionRow;
 use crate::meetings::{apply_invitee, InviteeChange};

@@ -2,82 +2,14 @@
 //! route token (O(1), indexed), check the signature on the exact bytes with the app key, check
 //! the timestamp, only then parse JSON, cross-check `created_by`, and commit before answering.
 
-use calendly::webhook::{verify_any, SignatureError, SignatureHeader, WebhookEnvelope};
+use calendly::webhook::{verify_any, SignatureHeader, WebhookEnvelope};
 
+use super::outcome::{Receipt, Rejection};
 use crate::connections::{RouteLookup, SubscriptionRow};
 use crate::AppState;
 
 /// Calendly's payloads are a few KiB; anything this big is not from Calendly.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-/// Why a delivery was refused. Each has an HTTP status and a reason code for logs and metrics.
-#[derive(Debug, thiserror::Error)]
-pub enum Rejection {
-    #[error("unknown webhook route")]
-    UnknownRoute,
-    /// A route token of ours that is no longer in use (disconnected, replaced, retired): 410
-    /// makes Calendly delete that orphaned subscription at once.
-    #[error("webhook route no longer in use")]
-    RetiredRoute,
-    #[error("signature: {0}")]
-    Signature(SignatureError),
-    #[error("body is not a Calendly webhook payload: {0}")]
-    BadPayload(String),
-    #[error("created_by {created_by} does not match the subscription's user")]
-    WrongUser { created_by: String },
-    #[error("storage unavailable: {0}")]
-    Unavailable(sqlx::Error),
-}
-
-impl Rejection {
-    pub fn status(&self) -> u16 {
-        match self {
-            Rejection::UnknownRoute => 404,
-            Rejection::RetiredRoute => 410,
-            Rejection::Signature(
-                SignatureError::Missing
-                | SignatureError::Stale
-                | SignatureError::Future
-                | SignatureError::Mismatch,
-            ) => 401,
-            Rejection::Signature(_) => 400,
-            Rejection::BadPayload(_) => 400,
-            Rejection::WrongUser { .. } => 403,
-            Rejection::Unavailable(_) => 503,
-        }
-    }
-
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Rejection::UnknownRoute => "unknown_route",
-            Rejection::RetiredRoute => "retired_route",
-            Rejection::Signature(SignatureError::Missing) => "signature_missing",
-            Rejection::Signature(SignatureError::Malformed) => "signature_malformed",
-            Rejection::Signature(SignatureError::BadTimestamp) => "signature_bad_timestamp",
-            Rejection::Signature(SignatureError::RepeatedTimestamp) => {
-                "signature_repeated_timestamp"
-            }
-            Rejection::Signature(SignatureError::EmptySignature) => "signature_empty",
-            Rejection::Signature(SignatureError::Stale) => "timestamp_stale",
-            Rejection::Signature(SignatureError::Future) => "timestamp_future",
-            Rejection::Signature(SignatureError::Mismatch) => "signature_mismatch",
-            Rejection::BadPayload(_) => "bad_payload",
-            Rejection::WrongUser { .. } => "created_by_mismatch",
-            Rejection::Unavailable(_) => "storage_unavailable",
-        }
-    }
-}
-
-/// A stored delivery.
-#[derive(Debug)]
-pub struct Receipt {
-    pub delivery_id: Option<i64>,
-    /// Already stored earlier (a Calendly retry or a replay): nothing changed.
-    pub duplicate: bool,
-    pub user_id: i64,
-    /// The newest meeting change it produced, if processed inline.
-    pub change_seq: Option<i64>,
-}
 
 /// Handles a delivery to `/api/calendly/webhook/{route_token}` (`route_token = Some`) or to the
 /// legacy bare URL (`None`: routed by `created_by` through an index after verification).
@@ -200,6 +132,6 @@ async fn receive_inner(
         });
     }
 
-    crate::webhooks::process::store_and_process(state, &subscription, &envelope, header.t, body)
+    super::process::store_and_process(state, &subscription, &envelope, header.t, body)
         .await
 }

@@ -30,7 +30,11 @@ pub async fn callback(
     Query(params): Query<CallbackParams>,
 ) -> Response {
     match connections::finish_connect(&state, who.adviser.id, &who.session_token, params).await {
-        Ok(()) => Redirect::to(&format!("{PAGE}?connected=1")).into_response(),
+        Ok(()) => {
+            // The adviser's meetings so far, fetched in the background while the page loads.
+            backend::sync::spawn_sync(state.clone(), who.adviser.id);
+            Redirect::to(&format!("{PAGE}?connected=1")).into_response()
+        }
         Err(err) => {
             tracing::warn!(error = ?err, code = err.code(), "connecting Calendly failed");
             Redirect::to(&format!("{PAGE}?error={}", err.code())).into_response()

@@ -10,7 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::startup::ServerState;
+use crate::server_state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new()

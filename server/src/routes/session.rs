@@ -7,7 +7,7 @@ use backend::AppState;
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::startup::ServerState;
+use crate::server_state::ServerState;
 
 pub struct SignedIn {
     pub adviser: Adviser,

@@ -3,7 +3,9 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use backend::webhooks::{Receipt, Rejection};
 use backend::AppState;
+use calendly::webhook::SignatureError;
 use http::{HeaderMap, StatusCode};
 
 fn signature(headers: &HeaderMap) -> Option<&str> {
@@ -12,14 +14,28 @@ fn signature(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn answer(result: Result<backend::webhooks::Receipt, backend::webhooks::Rejection>) -> Response {
+/// The answer Calendly gets. 410 for a retired route makes Calendly delete that orphaned
+/// subscription at once; 503 makes it retry later; every other refusal is final.
+fn status(rejection: &Rejection) -> StatusCode {
+    match rejection {
+        Rejection::UnknownRoute => StatusCode::NOT_FOUND,
+        Rejection::RetiredRoute => StatusCode::GONE,
+        Rejection::Signature(
+            SignatureError::Missing
+            | SignatureError::Stale
+            | SignatureError::Future
+            | SignatureError::Mismatch,
+        ) => StatusCode::UNAUTHORIZED,
+        Rejection::Signature(_) | Rejection::BadPayload(_) => StatusCode::BAD_REQUEST,
+        Rejection::WrongUser { .. } => StatusCode::FORBIDDEN,
+        Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn answer(result: Result<Receipt, Rejection>) -> Response {
     match result {
         Ok(_) => (StatusCode::OK, "ok").into_response(),
-        Err(rejection) => {
-            let status =
-                StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, rejection.reason()).into_response()
-        }
+        Err(rejection) => (status(&rejection), rejection.reason()).into_response(),
     }
 }
 
