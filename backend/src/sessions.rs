@@ -36,19 +36,14 @@ impl std::fmt::Debug for SessionToken {
     }
 }
 
-/// Starts a new session (a new id every sign-in: no fixation). `previous`, if the browser sent
-/// one, is ended so the old id cannot be reused.
+/// Starts a new session (a new id every sign-in: no fixation). The caller first [`end`]s the
+/// session the browser sent, if any, so the old id cannot be reused.
 pub async fn start(
     db: &Db,
     clock: &Clock,
-    live: &LiveBus,
     adviser: AdviserId,
     ttl: std::time::Duration,
-    previous: Option<&str>,
 ) -> Result<SessionToken, sqlx::Error> {
-    if let Some(old) = previous {
-        end(db, live, old).await?;
-    }
     let token = random_token(32);
     let now = clock.now_ms();
     sqlx::query("INSERT INTO sessions (id_hash, adviser_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")

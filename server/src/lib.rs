@@ -5,8 +5,8 @@ pub mod csp;
 pub mod middleware;
 pub mod routes;
 pub mod sandbox;
-pub mod server_state;
 pub mod serve;
+pub mod server_state;
 pub mod startup;
 pub mod telemetry;
 

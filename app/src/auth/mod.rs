@@ -88,18 +88,17 @@ async fn start_session(
     state: &backend::AppState,
     adviser: backend::accounts::AdviserId,
 ) -> Result<(), AppError> {
-    let previous = crate::server::session_token();
+    // A new id every sign-in (no fixation); the one the browser sent is ended first, so it
+    // cannot be reused.
+    if let Some(previous) = crate::server::session_token() {
+        backend::sessions::end(&state.db, &state.live, &previous)
+            .await
+            .map_err(AppError::internal)?;
+    }
     let ttl = state.settings.session_ttl;
-    let token = backend::sessions::start(
-        &state.db,
-        &state.clock,
-        &state.live,
-        adviser,
-        ttl,
-        previous.as_deref(),
-    )
-    .await
-    .map_err(AppError::internal)?;
+    let token = backend::sessions::start(&state.db, &state.clock, adviser, ttl)
+        .await
+        .map_err(AppError::internal)?;
     crate::server::set_cookie(&backend::sessions::cookie(
         &token,
         ttl,

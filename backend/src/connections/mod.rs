@@ -1,20 +1,21 @@
 //! An adviser's Calendly connection: connect (OAuth + PKCE), keep tokens fresh, ensure the
 //! user-scoped webhook subscription, and disconnect.
 
+mod connect;
 mod disconnect;
 mod error;
-mod oauth_flow;
 mod store;
 mod subscription;
 mod tokens;
 mod upcoming;
 
+pub use connect::{begin_connect, finish_connect, CallbackParams};
 pub use disconnect::{disconnect, run_cleanup_jobs};
 pub use error::ConnectError;
-pub use oauth_flow::{begin_connect, finish_connect, CallbackParams};
 pub use store::{
     claim_manual_sync, load, load_sync_cursor, manual_sync_at, record_sync, save_sync_cursor,
-    set_live_updates, sync_state, ConnectionRow, ConnectionStatus, LiveUpdates, SyncState,
+    set_live_updates, sync_state, ConnectionRow, ConnectionStatus, LiveUpdates, SyncOutcome,
+    SyncState,
 };
 pub use subscription::{
     active_for_user as active_subscription, by_route_token as subscription_by_route_token,

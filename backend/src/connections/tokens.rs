@@ -262,36 +262,12 @@ async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken
     };
     match state.calendly.oauth.refresh(&refresh_token).await {
         Ok(tokens) => {
-            // The old refresh token died the moment Calendly answered: the new pair is saved
-            // before anything else can fail. Fields a refresh answer may leave out keep their
-            // stored values; a changed organization is taken over.
-            let saved = save_rotated(state, user, &tokens, now).await?;
-            if !saved {
-                // Disconnected meanwhile: these fresh tokens must not outlive the connection.
-                let _ = state
-                    .calendly
-                    .oauth
-                    .revoke(tokens.refresh_token.expose_secret())
-                    .await;
-                let _ = state
-                    .calendly
-                    .oauth
-                    .revoke(tokens.access_token.expose_secret())
-                    .await;
-                return Err(TokenError::NotConnected);
-            }
+            let access = keep_rotated(state, user, tokens, now).await?;
             outcome("ok");
-            Ok(tokens.access_token)
+            Ok(access)
         }
         Err(err) if err.is_invalid_grant() => {
-            sqlx::query(
-                "UPDATE calendar_connections SET status = $1, updated_at = $2, refresh_lease_until = NULL WHERE user_id = $3",
-            )
-            .bind(ConnectionStatus::NeedsReconnect.as_str())
-            .bind(now)
-            .bind(user.0)
-            .execute(state.db.pool())
-            .await?;
+            super::store::mark_needs_reconnect(&state.db, user, now).await?;
             tracing::warn!(
                 user_id = user.0,
                 "Calendly refused the refresh token: connection needs reconnect"
@@ -304,6 +280,25 @@ async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken
             Err(err.into())
         }
     }
+}
+
+/// The old refresh token died the moment Calendly answered: the new pair is saved before
+/// anything else can fail. Fields a refresh answer may leave out keep their stored values; a
+/// changed organization is taken over. If the adviser disconnected meanwhile, these fresh tokens
+/// must not outlive the connection: they are revoked.
+async fn keep_rotated(
+    state: &AppState,
+    user: AdviserId,
+    tokens: calendly::oauth::TokenSet,
+    now: i64,
+) -> Result<AccessToken, TokenError> {
+    if save_rotated(state, user, &tokens, now).await? {
+        return Ok(tokens.access_token);
+    }
+    let oauth = &state.calendly.oauth;
+    let _ = oauth.revoke(tokens.refresh_token.expose_secret()).await;
+    let _ = oauth.revoke(tokens.access_token.expose_secret()).await;
+    Err(TokenError::NotConnected)
 }
 
 /// Saves a rotated pair (and releases the lease): `false` when the adviser disconnected

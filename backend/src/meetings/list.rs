@@ -239,7 +239,13 @@ async fn read_page(
             list.offset = 0;
             list.limit = only.len() as i64;
         }
-        let (rows, total) = one_list(db, user, now_ms, list, search.as_deref(), only).await?;
+        let list_read = ListRead {
+            list,
+            now_ms,
+            search: search.as_deref(),
+            only,
+        };
+        let (rows, total) = one_list(db, user, list_read).await?;
         read.push((list.slot, rows, total));
     }
     let ids: Vec<i64> = read
@@ -268,44 +274,45 @@ async fn read_page(
     Ok(page)
 }
 
-/// One list's rows and how many match in all.
-async fn one_list(
-    db: &Db,
-    user: AdviserId,
-    now_ms: i64,
+/// Which rows of one list a read takes.
+#[derive(Clone, Copy)]
+struct ListRead<'a> {
     list: List,
-    search: Option<&str>,
-    only: Option<&[i64]>,
-) -> Result<(Vec<Row>, i64), sqlx::Error> {
-    // Placeholders are numbered as they are added, so each query binds exactly what it uses.
+    now_ms: i64,
+    /// A `LIKE` pattern on attendee names and emails.
+    search: Option<&'a str>,
+    /// Only these meetings' rows (the count is still the whole list's).
+    only: Option<&'a [i64]>,
+}
+
+/// The rows query and the count query of one list. Placeholders are numbered as they are added
+/// ($1 the adviser, then the time, the search pattern, the ids, the limit and the offset), so each
+/// query binds exactly what it uses, in that order.
+fn list_sql(read: &ListRead) -> (String, String) {
+    let list = read.list;
     let mut filter = String::from("m.user_id = $1 AND m.status <> 'rescheduled'");
     let mut next = 2;
-    let now_bound = match list.when {
-        When::Any => None,
-        When::Upcoming | When::Past => {
-            let op = if list.when == When::Upcoming {
-                ">="
-            } else {
-                "<"
-            };
-            filter.push_str(&format!(" AND m.end_at {op} ${next}"));
-            next += 1;
-            Some(now_ms)
-        }
-    };
+    if list.when != When::Any {
+        let op = if list.when == When::Upcoming {
+            ">="
+        } else {
+            "<"
+        };
+        filter.push_str(&format!(" AND m.end_at {op} ${next}"));
+        next += 1;
+    }
     if list.canceled_only {
         filter.push_str(" AND m.status = 'canceled'");
     }
-    if search.is_some() {
+    if read.search.is_some() {
         filter.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM attendees a WHERE a.meeting_id = m.id \
              AND (lower(a.name) LIKE ${next} ESCAPE '!' OR lower(a.email) LIKE ${next} ESCAPE '!'))"
         ));
         next += 1;
     }
-    // The rows read are only these meetings (the count is still the whole list's).
     let mut rows_filter = filter.clone();
-    if let Some(only) = only {
+    if let Some(only) = read.only {
         let placeholders: Vec<String> = (0..only.len()).map(|i| format!("${}", next + i)).collect();
         if placeholders.is_empty() {
             rows_filter.push_str(" AND 1 = 0");
@@ -319,27 +326,39 @@ async fn one_list(
     } else {
         "m.start_at DESC, m.id DESC"
     };
-    let list_sql = format!(
+    let rows = format!(
         "{SELECT} WHERE {rows_filter} ORDER BY {order} LIMIT ${next} OFFSET ${}",
         next + 1
     );
-    let count_sql = format!("SELECT COUNT(*) FROM meetings m WHERE {filter}");
-    let mut rows = sqlx::query_as::<_, Row>(&list_sql).bind(user.0);
+    (
+        rows,
+        format!("SELECT COUNT(*) FROM meetings m WHERE {filter}"),
+    )
+}
+
+/// One list's rows and how many match in all.
+async fn one_list(
+    db: &Db,
+    user: AdviserId,
+    read: ListRead<'_>,
+) -> Result<(Vec<Row>, i64), sqlx::Error> {
+    let (rows_sql, count_sql) = list_sql(&read);
+    let mut rows = sqlx::query_as::<_, Row>(&rows_sql).bind(user.0);
     let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(user.0);
-    if let Some(now) = now_bound {
-        rows = rows.bind(now);
-        count = count.bind(now);
+    if read.list.when != When::Any {
+        rows = rows.bind(read.now_ms);
+        count = count.bind(read.now_ms);
     }
-    if let Some(pattern) = search {
+    if let Some(pattern) = read.search {
         rows = rows.bind(pattern.to_owned());
         count = count.bind(pattern.to_owned());
     }
-    for id in only.unwrap_or_default() {
+    for id in read.only.unwrap_or_default() {
         rows = rows.bind(*id);
     }
     let rows = rows
-        .bind(list.limit)
-        .bind(list.offset)
+        .bind(read.list.limit)
+        .bind(read.list.offset)
         .fetch_all(db.pool())
         .await?;
     let (total,) = count.fetch_one(db.pool()).await?;

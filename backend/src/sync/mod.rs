@@ -99,7 +99,13 @@ pub async fn sync_connection(
         }
         _ => None,
     };
-    connections::record_sync(&state.db, user, now, &summary, completed, resume_at).await?;
+    let outcome = connections::SyncOutcome {
+        at: now,
+        summary: &summary,
+        completed,
+        resume_at,
+    };
+    connections::record_sync(&state.db, user, outcome).await?;
     result
 }
 

@@ -7,8 +7,8 @@ mod receive;
 mod recent;
 mod retention;
 
-pub use process::process_pending;
 pub use outcome::{Receipt, Rejection};
+pub use process::process_pending;
 pub use receive::{receive, MAX_BODY_BYTES};
 pub use recent::{
     delivery_log, purge_old_refusals, record_refusal, LogEntry, LogOutcome, RefusalNotes,

@@ -54,4 +54,3 @@ pub struct Receipt {
     /// The newest meeting change it produced, if processed inline.
     pub change_seq: Option<i64>,
 }
-

@@ -132,6 +132,5 @@ async fn receive_inner(
         });
     }
 
-    super::process::store_and_process(state, &subscription, &envelope, header.t, body)
-        .await
+    super::process::store_and_process(state, &subscription, &envelope, header.t, body).await
 }

@@ -1,6 +1,13 @@
-//! The `calendar_connections` row.
+//! The `calendar_connections` row (and, in [`cleanup_jobs`], the remote clean-ups a disconnect
+//! leaves behind).
+
+pub mod cleanup_jobs;
+pub mod oauth_states;
+
+use sqlx::{Any, Transaction};
 
 use crate::accounts::AdviserId;
+use crate::db::DbKind;
 use crate::Db;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,16 +173,30 @@ pub async fn save_sync_cursor(
     Ok(())
 }
 
+/// How a sync ended, as the page shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncOutcome<'a> {
+    pub at: i64,
+    pub summary: &'a str,
+    /// Read everything it set out to (moves `last_full_sync_at`).
+    pub completed: bool,
+    /// Paused (or a 429): due again then.
+    pub resume_at: Option<i64>,
+}
+
 /// Records a sync's outcome for the page. A completed sync moves `last_full_sync_at`; one that
 /// must resume (paused, or a 429) is due again at `resume_at`.
 pub async fn record_sync(
     db: &Db,
     user: AdviserId,
-    now: i64,
-    summary: &str,
-    completed: bool,
-    resume_at: Option<i64>,
+    outcome: SyncOutcome<'_>,
 ) -> Result<(), sqlx::Error> {
+    let SyncOutcome {
+        at: now,
+        summary,
+        completed,
+        resume_at,
+    } = outcome;
     sqlx::query(
         "UPDATE calendar_connections SET last_sync_at = $1, last_sync_result = $2, \
          last_full_sync_at = CASE WHEN $3 = 1 THEN $1 ELSE last_full_sync_at END, \
@@ -237,4 +258,145 @@ pub async fn manual_sync_at(db: &Db, user: AdviserId) -> Result<Option<i64>, sql
             .fetch_optional(db.pool())
             .await?;
     Ok(row.and_then(|(at,)| at))
+}
+
+/// A connection's status and encrypted tokens, as a disconnect hands them to its clean-up job.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredTokens {
+    #[sqlx(try_from = "String")]
+    pub status: ConnectionStatus,
+    pub access_token_enc: Option<Vec<u8>>,
+    pub refresh_token_enc: Option<Vec<u8>>,
+}
+
+impl From<String> for ConnectionStatus {
+    fn from(s: String) -> Self {
+        ConnectionStatus::parse(&s)
+    }
+}
+
+/// The adviser's connection tokens, read in `tx` (on PostgreSQL the row stays locked until it
+/// ends, so a concurrent refresh waits); `None` if they never connected.
+pub async fn tokens_for_update(
+    tx: &mut Transaction<'static, Any>,
+    kind: DbKind,
+    adviser: AdviserId,
+) -> Result<Option<StoredTokens>, sqlx::Error> {
+    let lock_clause = if kind == DbKind::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    sqlx::query_as(&format!(
+        "SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1{lock_clause}"
+    ))
+    .bind(adviser.0)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The Calendly URI of the adviser's active webhook subscription, if it has one.
+pub async fn active_subscription_uri(
+    tx: &mut Transaction<'static, Any>,
+    adviser: AdviserId,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT subscription_uri FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1",
+    )
+    .bind(adviser.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.and_then(|(uri,)| uri))
+}
+
+/// Marks the connection disconnected, purging its tokens, and deactivates its subscription.
+pub async fn mark_disconnected(
+    tx: &mut Transaction<'static, Any>,
+    adviser: AdviserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE calendar_connections SET status = 'disconnected', access_token_enc = NULL, refresh_token_enc = NULL, \
+         access_expires_at = NULL, live_updates = 'pending', live_updates_reason = NULL, updated_at = $1 WHERE user_id = $2",
+    )
+    .bind(now)
+    .bind(adviser.0)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE calendly_webhook_subscriptions SET is_active = 0, state = 'deleted', updated_at = $1 WHERE user_id = $2 AND is_active = 1")
+        .bind(now)
+        .bind(adviser.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Calendly refused the refresh token: the adviser must reconnect (releases the refresh lease).
+pub async fn mark_needs_reconnect(
+    db: &Db,
+    adviser: AdviserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE calendar_connections SET status = $1, updated_at = $2, refresh_lease_until = NULL WHERE user_id = $3",
+    )
+    .bind(ConnectionStatus::NeedsReconnect.as_str())
+    .bind(now)
+    .bind(adviser.0)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// A connection as connecting stores it; the tokens already encrypted.
+#[derive(Debug)]
+pub struct NewConnection<'a> {
+    pub calendly_user_uri: &'a str,
+    pub organization_uri: &'a str,
+    pub calendly_name: &'a str,
+    pub calendly_email: &'a str,
+    pub timezone: &'a str,
+    pub access_token_enc: Vec<u8>,
+    pub refresh_token_enc: Vec<u8>,
+    pub access_expires_at: i64,
+    pub scope: Option<&'a str>,
+    pub next_sync_at: i64,
+}
+
+/// Stores the adviser's connection as connected at `now` (a reconnect starts afresh: live
+/// updates pending, no sync cursor, no full sync yet).
+pub async fn upsert_connected(
+    db: &Db,
+    adviser: AdviserId,
+    c: &NewConnection<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO calendar_connections (user_id, status, calendly_user_uri, organization_uri, calendly_name, calendly_email, timezone, \
+             access_token_enc, refresh_token_enc, access_expires_at, scope, live_updates, live_updates_reason, connected_at, updated_at, \
+             next_sync_at, sync_cursor, last_full_sync_at) \
+         VALUES ($1, 'connected', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $12, $13, NULL, NULL) \
+         ON CONFLICT (user_id) DO UPDATE SET status = 'connected', calendly_user_uri = excluded.calendly_user_uri, \
+             organization_uri = excluded.organization_uri, calendly_name = excluded.calendly_name, calendly_email = excluded.calendly_email, \
+             timezone = excluded.timezone, access_token_enc = excluded.access_token_enc, refresh_token_enc = excluded.refresh_token_enc, \
+             access_expires_at = excluded.access_expires_at, scope = excluded.scope, live_updates = excluded.live_updates, \
+             live_updates_reason = NULL, connected_at = excluded.connected_at, updated_at = excluded.updated_at, \
+             next_sync_at = excluded.next_sync_at, sync_cursor = NULL, last_full_sync_at = NULL",
+    )
+    .bind(adviser.0)
+    .bind(c.calendly_user_uri)
+    .bind(c.organization_uri)
+    .bind(c.calendly_name)
+    .bind(c.calendly_email)
+    .bind(c.timezone)
+    .bind(&c.access_token_enc)
+    .bind(&c.refresh_token_enc)
+    .bind(c.access_expires_at)
+    .bind(c.scope)
+    .bind(LiveUpdates::Pending.as_str())
+    .bind(now)
+    .bind(c.next_sync_at)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
