@@ -8,132 +8,14 @@ use calendly::{
     WebhookSubscription,
 };
 
+use super::plan::{self, Candidate};
+use super::store::subscriptions::{self, SavedSubscription, SubscriptionRow};
 use super::store::{self, LiveUpdates};
 use super::tokens::{with_token, TokenError};
 use crate::accounts::AdviserId;
 use crate::calendly_app::WEBHOOK_PATH;
 use crate::crypto::random_token;
 use crate::AppState;
-
-/// Our local record of a subscription.
-#[derive(Clone, Debug)]
-pub struct SubscriptionRow {
-    pub id: i64,
-    pub user_id: AdviserId,
-    pub user_uri: String,
-    pub subscription_uri: Option<String>,
-    pub route_token: String,
-    pub callback_url: String,
-    pub state: String,
-}
-
-type Row = (i64, i64, String, Option<String>, String, String, String);
-/// A subscription row and whether it is the adviser's active one.
-type RouteRow = (
-    i64,
-    i64,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    i64,
-);
-const COLUMNS: &str = "id, user_id, user_uri, subscription_uri, route_token, callback_url, state";
-
-fn from_row(r: Row) -> SubscriptionRow {
-    SubscriptionRow {
-        id: r.0,
-        user_id: AdviserId(r.1),
-        user_uri: r.2,
-        subscription_uri: r.3,
-        route_token: r.4,
-        callback_url: r.5,
-        state: r.6,
-    }
-}
-
-/// The adviser's active subscription row, if any.
-pub async fn active_for_user(
-    db: &crate::Db,
-    user: AdviserId,
-) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1 AND scope = 'user'"
-    ))
-    .bind(user.0)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.map(from_row))
-}
-
-/// The active subscription a route token belongs to (the webhook route's O(1) lookup).
-pub async fn by_route_token(
-    db: &crate::Db,
-    token: &str,
-) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE route_token = $1 AND is_active = 1 AND scope = 'user'"
-    ))
-    .bind(token)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.map(from_row))
-}
-
-/// What a route token names.
-#[derive(Clone, Debug)]
-pub enum RouteLookup {
-    /// The adviser's current subscription.
-    Active(SubscriptionRow),
-    /// A token we issued that is no longer in use (disconnected, replaced or retired).
-    Retired,
-}
-
-/// The webhook route's O(1) lookup: the subscription a route token belongs to, or that it is one
-/// of ours no longer in use; `None` for a token we never issued. One indexed query: every
-/// delivery makes it.
-pub async fn route_by_token(
-    db: &crate::Db,
-    token: &str,
-) -> Result<Option<RouteLookup>, sqlx::Error> {
-    // Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
-    if token.len() != 22
-        || !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Ok(None);
-    }
-    let found: Option<RouteRow> =
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS}, is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1"
-        ))
-        .bind(token)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(found.map(|(a, b, c, d, e, f, g, is_active)| {
-        if is_active == 1 {
-            RouteLookup::Active(from_row((a, b, c, d, e, f, g)))
-        } else {
-            RouteLookup::Retired
-        }
-    }))
-}
-
-/// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
-pub async fn by_user_uri(
-    db: &crate::Db,
-    user_uri: &str,
-) -> Result<Option<SubscriptionRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_uri = $1 AND is_active = 1 AND scope = 'user' ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(user_uri)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.map(from_row))
-}
 
 fn events() -> Vec<String> {
     calendly::INVITEE_EVENTS
@@ -142,11 +24,8 @@ fn events() -> Vec<String> {
         .collect()
 }
 
-fn covers_our_events(sub: &WebhookSubscription) -> bool {
-    calendly::INVITEE_EVENTS
-        .iter()
-        .all(|e| sub.events.iter().any(|have| have == e))
-}
+/// How long a lease lasts if its holder dies (longer than any ensure: a few Calendly calls).
+const LEASE_MS: i64 = 120_000;
 
 /// Makes sure the adviser has one working subscription and records whether live updates are on.
 /// Returns the resulting live-updates state (a refusal by Calendly is not an error).
@@ -159,7 +38,8 @@ pub async fn ensure_subscription(
     let lock = state.subscription_locks.for_key(user.0);
     let _guard = lock.lock().await;
     // …and across instances: a lease on the connection row.
-    if !take_lease(state, user).await? {
+    let now = state.clock.now_ms();
+    if !subscriptions::take_lease(&state.db, user, now, now + LEASE_MS).await? {
         tracing::info!("another instance is ensuring this subscription; leaving it to that one");
         return Ok(store::load(&state.db, user)
             .await?
@@ -167,156 +47,62 @@ pub async fn ensure_subscription(
             .unwrap_or(LiveUpdates::Pending));
     }
     let result = ensure_leased(state, user).await;
-    if let Err(err) = release_lease(state, user).await {
+    if let Err(err) = subscriptions::release_lease(&state.db, user).await {
         tracing::warn!(error = %err, "could not release the subscription lease; it expires by itself");
     }
     result
 }
 
-/// How long a lease lasts if its holder dies (longer than any ensure: a few Calendly calls).
-const LEASE_MS: i64 = 120_000;
-
-async fn take_lease(state: &AppState, user: AdviserId) -> Result<bool, sqlx::Error> {
-    let now = state.clock.now_ms();
-    let taken = sqlx::query(
-        "UPDATE calendar_connections SET subscription_lease_until = $1 WHERE user_id = $2 \
-         AND (subscription_lease_until IS NULL OR subscription_lease_until < $3)",
-    )
-    .bind(now + LEASE_MS)
-    .bind(user.0)
-    .bind(now)
-    .execute(state.db.pool())
-    .await?;
-    Ok(taken.rows_affected() == 1)
-}
-
-async fn release_lease(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE calendar_connections SET subscription_lease_until = NULL WHERE user_id = $1",
-    )
-    .bind(user.0)
-    .execute(state.db.pool())
-    .await?;
-    Ok(())
+/// The Calendly identities a subscription is made for.
+struct Owner {
+    user_uri: CalendlyUserUri,
+    org_uri: OrganizationUri,
 }
 
 async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates, TokenError> {
     let connection = store::load(&state.db, user)
         .await?
         .ok_or(TokenError::NotConnected)?;
-    let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri)
-        .map_err(|e| calendly::Error::Decode(e.to_string()))?;
-    let org_uri = OrganizationUri::parse(&connection.organization_uri)
-        .map_err(|e| calendly::Error::Decode(e.to_string()))?;
+    let owner = Owner {
+        user_uri: CalendlyUserUri::parse(&connection.calendly_user_uri)
+            .map_err(|e| calendly::Error::Decode(e.to_string()))?,
+        org_uri: OrganizationUri::parse(&connection.organization_uri)
+            .map_err(|e| calendly::Error::Decode(e.to_string()))?,
+    };
     let now = state.clock.now_ms();
-    let local = active_for_user(&state.db, user).await?;
+    let local = subscriptions::active_for_user(&state.db, user).await?;
 
     // 1. Our recorded subscription still exists, is active and points at our URL: keep it.
-    let mut broken = false;
-    if let Some(sub_uri) = local.as_ref().and_then(|l| l.subscription_uri.clone()) {
-        if let Ok(uri) = SubscriptionUri::parse(&sub_uri) {
-            let remote = with_token(state, user, |t| {
-                let uri = uri.clone();
-                async move { state.calendly.api.get_webhook_subscription(&t, &uri).await }
-            })
-            .await;
-            match remote {
-                Ok(remote)
-                    if remote.state == SubscriptionState::Active
-                        && Some(&remote.callback_url)
-                            == local.as_ref().map(|l| &l.callback_url) =>
-                {
-                    record_remote(state, local.as_ref().unwrap().id, &remote, now).await?;
-                    store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now)
-                        .await?;
-                    return Ok(LiveUpdates::Active);
-                }
-                Ok(_) | Err(TokenError::Calendly(calendly::Error::NotFound)) => broken = true,
-                Err(e) => return Err(e),
-            }
+    let broken = match recorded_is_working(state, user, local.as_ref()).await? {
+        Recorded::Working(remote) => {
+            let id = local.as_ref().map(|l| l.id).unwrap_or_default();
+            subscriptions::record_remote(&state.db, id, &remote, now).await?;
+            store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
+            return Ok(LiveUpdates::Active);
         }
-    }
+        Recorded::Broken => true,
+        Recorded::Unknown => false,
+    };
 
     // 2. A disabled or vanished subscription is replaced under a new URL, so the new one can be
     //    created before the old one is deleted. Otherwise keep our route token.
     let reuse = local.as_ref().filter(|_| !broken);
-    let (route_token, callback_url) = match reuse {
-        Some(l) => (l.route_token.clone(), l.callback_url.clone()),
-        None => {
-            let token = random_token(16);
-            let url = state
-                .settings
-                .public_link(&format!("{WEBHOOK_PATH}/{token}"));
-            (token, url)
-        }
-    };
+    let (route_token, callback_url) = route_for(state, reuse);
 
-    // 3. Look at what Calendly has for this user: adopt an exact match; everything else pointing
-    //    at our webhook path is stale and goes once the new one exists.
-    let existing = list_user_subscriptions(state, user, &org_uri, &user_uri).await?;
-    let our_prefix = state.settings.public_link(WEBHOOK_PATH);
-    let mut adopted = None;
-    let mut stale = Vec::new();
-    for sub in existing {
-        let ours = sub.callback_url == callback_url;
-        if ours
-            && sub.state == SubscriptionState::Active
-            && covers_our_events(&sub)
-            && adopted.is_none()
-        {
-            adopted = Some(sub);
-        } else if ours {
-            // Same URL but unusable: must go first, or creating would conflict.
-            delete_remote(state, user, &sub.uri).await?;
-        } else if is_ours(state, user, &our_prefix, &sub.callback_url).await? {
-            stale.push(sub.uri);
-        }
-    }
-
-    let created = match adopted {
-        Some(sub) => sub,
-        None => match create(state, user, &org_uri, &user_uri, &callback_url).await {
-            Ok(sub) => sub,
-            Err(TokenError::Calendly(calendly::Error::Conflict { .. })) => {
-                // Calendly already has this URL: adopt it if it is a working one of ours, else
-                // replace it.
-                let mut found = None;
-                for sub in list_user_subscriptions(state, user, &org_uri, &user_uri).await? {
-                    if sub.callback_url != callback_url {
-                        continue;
-                    }
-                    if found.is_none()
-                        && sub.state == SubscriptionState::Active
-                        && covers_our_events(&sub)
-                    {
-                        found = Some(sub);
-                    } else {
-                        delete_remote(state, user, &sub.uri).await?;
-                    }
-                }
-                match found {
-                    Some(sub) => sub,
-                    None => match create(state, user, &org_uri, &user_uri, &callback_url).await {
-                        Ok(sub) => sub,
-                        Err(e) => return refused(state, user, e, now).await,
-                    },
-                }
-            }
-            Err(e) => return refused(state, user, e, now).await,
-        },
+    // 3. Adopt what Calendly already has under this URL, else create it; what else of ours is
+    //    there is stale and goes once the new one exists.
+    let (remote, stale) = match adopt_or_create(state, user, &owner, &callback_url).await? {
+        Ok(found) => found,
+        Err(refusal) => return refused(state, user, refusal, now).await,
     };
-    let saved = save_local(
-        state,
-        user,
-        &connection,
-        &route_token,
-        &callback_url,
-        &created,
-        reuse,
-        now,
-    )
-    .await?;
-    if !saved {
+    let saved = SavedSubscription {
+        user_uri: &connection.calendly_user_uri,
+        organization_uri: &connection.organization_uri,
+        route_token: &route_token,
+        callback_url: &callback_url,
+        remote: &remote,
+    };
+    if !subscriptions::save(&state.db, user, &saved, reuse.map(|l| l.id), now).await? {
         return Err(TokenError::NotConnected);
     }
     store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
@@ -335,6 +121,112 @@ async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates,
     Ok(LiveUpdates::Active)
 }
 
+/// The route token and callback URL to subscribe with: the recorded ones, or fresh ones.
+fn route_for(state: &AppState, reuse: Option<&SubscriptionRow>) -> (String, String) {
+    match reuse {
+        Some(l) => (l.route_token.clone(), l.callback_url.clone()),
+        None => {
+            let token = random_token(16);
+            let url = state
+                .settings
+                .public_link(&format!("{WEBHOOK_PATH}/{token}"));
+            (token, url)
+        }
+    }
+}
+
+/// What became of the subscription we recorded.
+enum Recorded {
+    /// Active at Calendly and pointing at our URL.
+    Working(Box<WebhookSubscription>),
+    /// Disabled, pointing elsewhere, or gone.
+    Broken,
+    /// None recorded (or its URI unreadable).
+    Unknown,
+}
+
+async fn recorded_is_working(
+    state: &AppState,
+    user: AdviserId,
+    local: Option<&SubscriptionRow>,
+) -> Result<Recorded, TokenError> {
+    let Some(local) = local else {
+        return Ok(Recorded::Unknown);
+    };
+    let Some(uri) = local
+        .subscription_uri
+        .as_deref()
+        .and_then(|u| SubscriptionUri::parse(u).ok())
+    else {
+        return Ok(Recorded::Unknown);
+    };
+    let remote = with_token(state, user, |t| {
+        let uri = uri.clone();
+        async move { state.calendly.api.get_webhook_subscription(&t, &uri).await }
+    })
+    .await;
+    match remote {
+        Ok(remote)
+            if remote.state == SubscriptionState::Active
+                && remote.callback_url == local.callback_url =>
+        {
+            Ok(Recorded::Working(Box::new(remote)))
+        }
+        Ok(_) | Err(TokenError::Calendly(calendly::Error::NotFound)) => Ok(Recorded::Broken),
+        Err(e) => Err(e),
+    }
+}
+
+/// The working subscription at `callback_url` (adopted or created) and the stale ones of ours to
+/// delete after; or Calendly's refusal (the inner `Err`).
+async fn adopt_or_create(
+    state: &AppState,
+    user: AdviserId,
+    owner: &Owner,
+    callback_url: &str,
+) -> Result<Result<(WebhookSubscription, Vec<SubscriptionUri>), TokenError>, TokenError> {
+    let our_prefix = state.settings.public_link(WEBHOOK_PATH);
+    let mut candidates = Vec::new();
+    for sub in list_user_subscriptions(state, user, owner).await? {
+        let another_of_ours = sub.callback_url != callback_url
+            && is_ours(state, user, &our_prefix, &sub.callback_url).await?;
+        candidates.push(Candidate {
+            sub,
+            another_of_ours,
+        });
+    }
+    let plan = plan::sort_out(candidates, callback_url);
+    for uri in &plan.delete_first {
+        delete_remote(state, user, uri).await?;
+    }
+    if let Some(sub) = plan.adopt {
+        return Ok(Ok((sub, plan.stale)));
+    }
+    let created = match create(state, user, owner, callback_url).await {
+        Err(TokenError::Calendly(calendly::Error::Conflict { .. })) => {
+            // Calendly already has this URL: adopt it if it is a working one of ours, else
+            // replace it.
+            let candidates = list_user_subscriptions(state, user, owner)
+                .await?
+                .into_iter()
+                .map(|sub| Candidate {
+                    sub,
+                    another_of_ours: false,
+                });
+            let retry = plan::sort_out(candidates.collect(), callback_url);
+            for uri in &retry.delete_first {
+                delete_remote(state, user, uri).await?;
+            }
+            match retry.adopt {
+                Some(sub) => Ok(sub),
+                None => create(state, user, owner, callback_url).await,
+            }
+        }
+        other => other,
+    };
+    Ok(created.map(|sub| (sub, plan.stale)))
+}
+
 /// A subscription of this Calendly user under our webhook path that is this adviser's to clean
 /// up: one of *this adviser's* route tokens (past or present), or a token no adviser of ours
 /// holds (an orphan, e.g. created by an attempt that died before storing it). Another adviser may
@@ -351,12 +243,8 @@ async fn is_ours(
     else {
         return Ok(false);
     };
-    let holders: Vec<(i64,)> =
-        sqlx::query_as("SELECT user_id FROM calendly_webhook_subscriptions WHERE route_token = $1")
-            .bind(token)
-            .fetch_all(state.db.pool())
-            .await?;
-    Ok(holders.is_empty() || holders.iter().any(|(id,)| *id == user.0))
+    let holders = subscriptions::route_token_holders(&state.db, token).await?;
+    Ok(holders.is_empty() || holders.contains(&user))
 }
 
 /// Calendly said no for a reason that retrying will not fix: record it for the page (the
@@ -419,16 +307,15 @@ pub fn refusal_reason(err: &calendly::Error, public_url: &url::Url) -> Option<St
 async fn list_user_subscriptions(
     state: &AppState,
     user: AdviserId,
-    org: &OrganizationUri,
-    user_uri: &CalendlyUserUri,
+    owner: &Owner,
 ) -> Result<Vec<WebhookSubscription>, TokenError> {
     let mut all = Vec::new();
     let mut page_token = None;
     loop {
         let request = ListWebhookSubscriptions {
-            organization: org.clone(),
+            organization: owner.org_uri.clone(),
             scope: SubscriptionScope::User,
-            user: Some(user_uri.clone()),
+            user: Some(owner.user_uri.clone()),
             count: Some(100),
             page_token: page_token.clone(),
         };
@@ -456,8 +343,7 @@ async fn list_user_subscriptions(
 async fn create(
     state: &AppState,
     user: AdviserId,
-    org: &OrganizationUri,
-    user_uri: &CalendlyUserUri,
+    owner: &Owner,
     callback_url: &str,
 ) -> Result<WebhookSubscription, TokenError> {
     let signing_key = state.calendly.signing_key.clone();
@@ -467,8 +353,8 @@ async fn create(
             let request = CreateWebhookSubscription {
                 url: callback_url.to_owned(),
                 events: events(),
-                organization: org.clone(),
-                user: Some(user_uri.clone()),
+                organization: owner.org_uri.clone(),
+                user: Some(owner.user_uri.clone()),
                 scope: SubscriptionScope::User,
                 // Under OAuth Calendly signs with the app key anyway; sending the same key means
                 // either Calendly behaviour verifies (calendly-api.md §4).
@@ -505,86 +391,6 @@ pub(super) async fn delete_remote(
         Ok(()) | Err(TokenError::Calendly(calendly::Error::NotFound)) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-async fn record_remote(
-    state: &AppState,
-    id: i64,
-    remote: &WebhookSubscription,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE calendly_webhook_subscriptions SET state = $1, retry_started_at = $2, updated_at = $3 WHERE id = $4")
-        .bind(remote.state.as_str())
-        .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))
-        .bind(now)
-        .bind(id)
-        .execute(state.db.pool())
-        .await?;
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn save_local(
-    state: &AppState,
-    user: AdviserId,
-    connection: &store::ConnectionRow,
-    route_token: &str,
-    callback_url: &str,
-    remote: &WebhookSubscription,
-    local: Option<&SubscriptionRow>,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = state.db.begin_write().await?;
-    // Disconnected (by another instance) while Calendly was being asked: record nothing active.
-    let (status,): (String,) =
-        sqlx::query_as("SELECT status FROM calendar_connections WHERE user_id = $1")
-            .bind(user.0)
-            .fetch_one(&mut *tx)
-            .await?;
-    if status != "connected" {
-        return Ok(false);
-    }
-    match local {
-        Some(l) => {
-            sqlx::query(
-                "UPDATE calendly_webhook_subscriptions SET subscription_uri = $1, state = $2, retry_started_at = $3, user_uri = $4, \
-                 organization_uri = $5, updated_at = $6 WHERE id = $7",
-            )
-            .bind(remote.uri.as_str())
-            .bind(remote.state.as_str())
-            .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))
-            .bind(&connection.calendly_user_uri)
-            .bind(&connection.organization_uri)
-            .bind(now)
-            .bind(l.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        None => {
-            sqlx::query("UPDATE calendly_webhook_subscriptions SET is_active = 0, state = 'replaced', updated_at = $1 WHERE user_id = $2 AND is_active = 1")
-                .bind(now)
-                .bind(user.0)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO calendly_webhook_subscriptions (user_id, scope, user_uri, organization_uri, subscription_uri, route_token, \
-                 callback_url, state, is_active, retry_started_at, created_at, updated_at) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)",
-            )
-            .bind(user.0)
-            .bind(&connection.calendly_user_uri)
-            .bind(&connection.organization_uri)
-            .bind(remote.uri.as_str())
-            .bind(route_token)
-            .bind(callback_url)
-            .bind(remote.state.as_str())
-            .bind(remote.retry_started_at.map(|t| t.to_rfc3339()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(true)
 }
 
 #[cfg(test)]

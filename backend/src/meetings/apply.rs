@@ -82,6 +82,60 @@ pub async fn apply_invitee(
     let (meeting_id, meeting_status) = upsert_meeting(conn, user, event, source, now_ms).await?;
 
     let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
+    upsert_attendee(conn, user, meeting_id, seen, now_ms).await?;
+    if matches!(
+        change,
+        InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
+    ) {
+        set_no_show(conn, user, change, observed_at, invitee).await?;
+    }
+    // A new invitee that replaces an old one means the old one was canceled by a reschedule,
+    // even if that cancel delivery has not arrived (yet).
+    if let Some(old) = &invitee.old_invitee {
+        mark_rescheduled(conn, user, old.as_str(), invitee.uri.as_str()).await?;
+    }
+
+    let mut touched = vec![meeting_id];
+    touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
+    // The common case — an active invitee, no reschedule links, joining a meeting that is
+    // active — cannot change the meeting's derived state: only the change is recorded.
+    let nothing_to_derive = !canceled
+        && matches!(
+            change,
+            InviteeChange::Created | InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
+        )
+        && invitee.old_invitee.is_none()
+        && invitee.new_invitee.is_none()
+        && touched.len() == 1
+        && meeting_status == "active";
+    let mut seq = 0;
+    for id in &touched {
+        let changed = if nothing_to_derive {
+            record_change(conn, user, *id, now_ms).await?
+        } else {
+            refresh_meeting(conn, user, *id, now_ms).await?
+        };
+        seq = seq.max(changed);
+    }
+    Ok(Applied { meeting_id, seq })
+}
+
+/// The attendee row for the invitee, inserted or merged (a cancel is never undone; the
+/// `rescheduled` flag and links only ever get set).
+async fn upsert_attendee(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    meeting_id: i64,
+    seen: Observation<'_>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let Observation {
+        change,
+        invitee,
+        event,
+        ..
+    } = seen;
+    let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
     let cancellation = invitee
         .cancellation
         .as_ref()
@@ -127,58 +181,45 @@ pub async fn apply_invitee(
     .bind(invitee.reschedule_url.as_deref().filter(|u| is_web_link(u)))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
 
-    if matches!(
-        change,
-        InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
-    ) {
-        sqlx::query(
-            "UPDATE attendees SET no_show = $1, no_show_at = $2 WHERE user_id = $3 AND invitee_uri = $4 AND (no_show_at IS NULL OR no_show_at <= $2)",
-        )
-        .bind(i64::from(change == InviteeChange::NoShowMarked))
-        .bind(micros(observed_at))
-        .bind(user.0)
-        .bind(invitee.uri.as_str())
-        .execute(&mut *conn)
-        .await?;
-    }
+/// No-show follows the newest envelope time.
+async fn set_no_show(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    change: InviteeChange,
+    observed_at: &chrono::DateTime<chrono::Utc>,
+    invitee: &Invitee,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE attendees SET no_show = $1, no_show_at = $2 WHERE user_id = $3 AND invitee_uri = $4 AND (no_show_at IS NULL OR no_show_at <= $2)",
+    )
+    .bind(i64::from(change == InviteeChange::NoShowMarked))
+    .bind(micros(observed_at))
+    .bind(user.0)
+    .bind(invitee.uri.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
-    // A new invitee that replaces an old one means the old one was canceled by a reschedule,
-    // even if that cancel delivery has not arrived (yet).
-    if let Some(old) = &invitee.old_invitee {
-        sqlx::query(
-            "UPDATE attendees SET status = 'canceled', rescheduled = 1, new_invitee_uri = COALESCE(new_invitee_uri, $1) WHERE user_id = $2 AND invitee_uri = $3",
-        )
-        .bind(invitee.uri.as_str())
-        .bind(user.0)
-        .bind(old.as_str())
-        .execute(&mut *conn)
-        .await?;
-    }
-
-    let mut touched = vec![meeting_id];
-    touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
-    // The common case — an active invitee, no reschedule links, joining a meeting that is
-    // active — cannot change the meeting's derived state: only the change is recorded.
-    let nothing_to_derive = !canceled
-        && matches!(
-            change,
-            InviteeChange::Created | InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
-        )
-        && invitee.old_invitee.is_none()
-        && invitee.new_invitee.is_none()
-        && touched.len() == 1
-        && meeting_status == "active";
-    let mut seq = 0;
-    for id in &touched {
-        let changed = if nothing_to_derive {
-            record_change(conn, user, *id, now_ms).await?
-        } else {
-            refresh_meeting(conn, user, *id, now_ms).await?
-        };
-        seq = seq.max(changed);
-    }
-    Ok(Applied { meeting_id, seq })
+/// The old invitee `old` was canceled by a reschedule to `new`.
+async fn mark_rescheduled(
+    conn: &mut AnyConnection,
+    user: AdviserId,
+    old: &str,
+    new: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE attendees SET status = 'canceled', rescheduled = 1, new_invitee_uri = COALESCE(new_invitee_uri, $1) WHERE user_id = $2 AND invitee_uri = $3",
+    )
+    .bind(new)
+    .bind(user.0)
+    .bind(old)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The meeting row for a scheduled event, inserted or brought up to date. Event fields follow

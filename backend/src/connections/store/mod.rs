@@ -3,6 +3,7 @@
 
 pub mod cleanup_jobs;
 pub mod oauth_states;
+pub mod subscriptions;
 
 use sqlx::{Any, Transaction};
 
