@@ -1,5 +1,5 @@
-#![recursion_limit = "512"]
 //! Hydrates the server-rendered document in the browser.
+#![recursion_limit = "512"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -1,3 +1,5 @@
+//! The sign-up and sign-in pages.
+
 use leptos::prelude::*;
 use leptos_router::components::A;
 

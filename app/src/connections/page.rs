@@ -1,3 +1,6 @@
+//! The Settings → Calendar Connections page: connect, disconnect, live-update status, sync now,
+//! the delivery log and the adviser's time zone.
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 

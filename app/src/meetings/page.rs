@@ -1,3 +1,6 @@
+//! The Meetings page: the adviser's meeting lists, their search, filters and pages, kept live by
+//! patching in only the meetings the stream says changed.
+
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;

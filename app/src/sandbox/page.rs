@@ -1,3 +1,5 @@
+//! The `/sandbox` page: book, cancel and move test meetings as an invitee (sandbox mode only).
+
 use leptos::prelude::*;
 use leptos_router::components::A;
 

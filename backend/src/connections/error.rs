@@ -1,3 +1,5 @@
+//! What can go wrong connecting Calendly, in the words the adviser reads.
+
 /// Why connecting did not work. The `Display` text is shown to the adviser.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {

@@ -1,3 +1,5 @@
+//! Health (`/healthz`) and metrics (`/metrics`) for load balancers and operators.
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use backend::AppState;
