@@ -38,16 +38,21 @@ pub fn client_address() -> backend::net::ClientAddress {
         )))
 }
 
-/// The signed-in adviser, or `Unauthorized` (with a 401 status).
+/// The signed-in adviser ([`backend::sessions::signed_in`] decides), or `Unauthorized` (with a
+/// 401 status).
 pub async fn current_adviser() -> Result<Adviser, AppError> {
     let state = state()?;
-    let adviser = match session_token() {
-        Some(token) => backend::sessions::adviser_for(&state.db, &state.clock, &token)
-            .await
-            .map_err(AppError::internal)?,
-        None => None,
-    };
-    adviser.ok_or_else(|| fail(AppError::Unauthorized))
+    let parts = use_context::<http::request::Parts>();
+    let cookies = parts
+        .iter()
+        .flat_map(|p| p.headers.get_all(http::header::COOKIE).iter())
+        .filter_map(|v| v.to_str().ok());
+    let secure = state.settings.secure_cookies();
+    backend::sessions::signed_in(&state.db, &state.clock, cookies, secure)
+        .await
+        .map_err(AppError::internal)?
+        .map(|who| who.adviser)
+        .ok_or_else(|| fail(AppError::Unauthorized))
 }
 
 /// The zone the adviser reads times in ([`backend::time_zone::shown`]).

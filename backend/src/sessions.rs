@@ -22,6 +22,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
 }
 
 /// The secret a browser holds. Never logged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionToken(String);
 
 impl SessionToken {
@@ -54,6 +55,36 @@ pub async fn start(
         .execute(db.pool())
         .await?;
     Ok(SessionToken(token))
+}
+
+/// Who sent a request: the adviser, and the session token their cookie carries.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub adviser: Adviser,
+    pub token: SessionToken,
+}
+
+/// The one way to tell who is signed in, from a request's `Cookie` header values (routes, server
+/// functions and the page guard all ask this): `None` without a cookie, or for an unknown or
+/// expired session.
+pub async fn signed_in<'a>(
+    db: &Db,
+    clock: &Clock,
+    cookie_headers: impl IntoIterator<Item = &'a str>,
+    secure_cookies: bool,
+) -> Result<Option<SignedIn>, sqlx::Error> {
+    let Some(token) = cookie_headers
+        .into_iter()
+        .find_map(|h| token_from_cookie_header(h, secure_cookies))
+    else {
+        return Ok(None);
+    };
+    Ok(adviser_for(db, clock, token)
+        .await?
+        .map(|adviser| SignedIn {
+            adviser,
+            token: SessionToken(token.to_owned()),
+        }))
 }
 
 /// The adviser a live session belongs to; `None` for unknown or expired tokens.

@@ -88,31 +88,24 @@ pub async fn guard_pages(State(state): State<AppState>, request: Request, next: 
     if !needs_session(&path) && !guest_only(&path) {
         return next.run(request).await;
     }
-    let token = request
+    let cookies = request
         .headers()
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| {
-            backend::sessions::token_from_cookie_header(h, state.settings.secure_cookies())
-        })
-        .map(str::to_owned);
-    let signed_in = match token {
-        Some(token) => {
-            match backend::sessions::adviser_for(&state.db, &state.clock, &token).await {
-                Ok(adviser) => adviser.is_some(),
-                Err(err) => {
-                    tracing::error!(error = %err, "session lookup failed");
-                    return (
-                        http::StatusCode::SERVICE_UNAVAILABLE,
-                        "The service is temporarily unavailable. Please retry.",
-                    )
-                        .into_response();
-                }
+        .filter_map(|v| v.to_str().ok());
+    let secure = state.settings.secure_cookies();
+    let signed_in =
+        match backend::sessions::signed_in(&state.db, &state.clock, cookies, secure).await {
+            Ok(who) => who.is_some(),
+            Err(err) => {
+                tracing::error!(error = %err, "session lookup failed");
+                return (
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable. Please retry.",
+                )
+                    .into_response();
             }
-        }
-        None => false,
-    };
+        };
     match (signed_in, path.as_str()) {
         (true, "/") => Redirect::to("/meetings").into_response(),
         (true, p) if guest_only(p) => Redirect::to("/meetings").into_response(),

@@ -13,7 +13,7 @@ const PAGE: &str = "/settings/calendar";
 /// `POST /api/calendly/connect`: starts OAuth and sends the browser to Calendly's consent page.
 #[tracing::instrument(skip_all, fields(user_id = who.adviser.id.0))]
 pub async fn connect(State(state): State<AppState>, who: SignedIn) -> Response {
-    match connections::begin_connect(&state, who.adviser.id, &who.session_token).await {
+    match connections::begin_connect(&state, who.adviser.id, who.session_token.as_str()).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(err) => {
             tracing::error!(error = ?err, "could not start connecting");
@@ -29,7 +29,9 @@ pub async fn callback(
     who: SignedIn,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    match connections::finish_connect(&state, who.adviser.id, &who.session_token, params).await {
+    match connections::finish_connect(&state, who.adviser.id, who.session_token.as_str(), params)
+        .await
+    {
         Ok(()) => {
             // The adviser's meetings so far, fetched in the background while the page loads.
             backend::sync::spawn_sync(state.clone(), who.adviser.id);

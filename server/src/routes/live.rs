@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use backend::accounts::AdviserId;
 use backend::live::AdviserWatch;
 use backend::live_slots::{StreamRefusal, StreamSlot};
+use backend::sessions::SessionToken;
 use backend::AppState;
 use futures::StreamExt;
 use http::{header, HeaderMap, StatusCode};
@@ -40,7 +41,7 @@ struct Cursor {
     sessions_seen: u64,
     /// The session the stream was opened with; re-checked when one of the adviser's sessions
     /// ends and when it expires, so a stream ends at sign-out or expiry.
-    session_token: String,
+    session_token: SessionToken,
     /// The last change sequence sent (or the client's Last-Event-ID).
     seen: Option<i64>,
     started: bool,
@@ -56,7 +57,7 @@ struct Cursor {
 pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: HeaderMap) -> Response {
     let slot = match state
         .streams
-        .try_open(&backend::crypto::sha256_hex(&who.session_token))
+        .try_open(&backend::crypto::sha256_hex(who.session_token.as_str()))
     {
         Ok(slot) => slot,
         Err(refusal) => {
@@ -90,7 +91,7 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
     // can fall between the two.
     let watch = state.live.watch(who.adviser.id);
     let sessions_seen = watch.pulse.borrow().sessions;
-    let recheck_at = session_recheck_at(&state.db, &state.clock, &who.session_token).await;
+    let recheck_at = session_recheck_at(&state.db, &state.clock, who.session_token.as_str()).await;
     let cursor = Cursor {
         sessions_seen,
         watch,
@@ -136,9 +137,9 @@ async fn session_recheck_at(
 /// Whether the stream's session still belongs to its adviser. A database error is not proof of
 /// a sign-out: the stream stays and looks again soon.
 async fn still_signed_in(c: &mut Cursor) -> bool {
-    match backend::sessions::adviser_for(&c.db, &c.clock, &c.session_token).await {
+    match backend::sessions::adviser_for(&c.db, &c.clock, c.session_token.as_str()).await {
         Ok(Some(ref a)) if a.id == c.user => {
-            c.recheck_at = session_recheck_at(&c.db, &c.clock, &c.session_token).await;
+            c.recheck_at = session_recheck_at(&c.db, &c.clock, c.session_token.as_str()).await;
             true
         }
         Ok(_) => false,

@@ -3,15 +3,17 @@
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Redirect, Response};
 use backend::accounts::Adviser;
+use backend::sessions::SessionToken;
 use backend::AppState;
 use http::request::Parts;
 use http::StatusCode;
 
 use crate::server_state::ServerState;
 
+/// The signed-in adviser, for the plain routes ([`backend::sessions::signed_in`] decides).
 pub struct SignedIn {
     pub adviser: Adviser,
-    pub session_token: String,
+    pub session_token: SessionToken,
 }
 
 /// Without a session: browsers are sent to sign in; anything else gets a 401.
@@ -42,22 +44,16 @@ impl FromRequestParts<ServerState> for SignedIn {
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
-        let token = parts
+        let cookies = parts
             .headers
             .get_all(http::header::COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| {
-                backend::sessions::token_from_cookie_header(h, app.settings.secure_cookies())
-            })
-            .map(str::to_owned);
-        let Some(token) = token else {
-            return Err(NotSignedIn { wants_html }.into_response());
-        };
-        match backend::sessions::adviser_for(&app.db, &app.clock, &token).await {
-            Ok(Some(adviser)) => Ok(SignedIn {
-                adviser,
-                session_token: token,
+            .filter_map(|v| v.to_str().ok());
+        let secure = app.settings.secure_cookies();
+        match backend::sessions::signed_in(&app.db, &app.clock, cookies, secure).await {
+            Ok(Some(who)) => Ok(SignedIn {
+                adviser: who.adviser,
+                session_token: who.token,
             }),
             Ok(None) => Err(NotSignedIn { wants_html }.into_response()),
             Err(err) => {
