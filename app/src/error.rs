@@ -57,6 +57,14 @@ impl AppError {
     }
 }
 
+/// A database failure is ours, never the adviser's to fix: logged, shown as the generic error.
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        AppError::internal(err)
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<backend::accounts::AccountError> for AppError {
     fn from(err: backend::accounts::AccountError) -> Self {

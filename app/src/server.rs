@@ -49,8 +49,7 @@ pub async fn current_adviser() -> Result<Adviser, AppError> {
         .filter_map(|v| v.to_str().ok());
     let secure = state.settings.secure_cookies();
     backend::sessions::signed_in(&state.db, &state.clock, cookies, secure)
-        .await
-        .map_err(AppError::internal)?
+        .await?
         .map(|who| who.adviser)
         .ok_or_else(|| fail(AppError::Unauthorized))
 }

@@ -21,9 +21,7 @@ pub async fn time_zone() -> Result<TimeZoneView, AppError> {
     use crate::server::{current_adviser, shown_timezone, state};
     let state = state()?;
     let adviser = current_adviser().await?;
-    let connection = backend::connections::load(&state.db, adviser.id)
-        .await
-        .map_err(AppError::internal)?;
+    let connection = backend::connections::load(&state.db, adviser.id).await?;
     let mut choices: Vec<String> = backend::time_zone::choices()
         .into_iter()
         .map(str::to_owned)

@@ -61,9 +61,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     use crate::server::{session_token, set_cookie, state};
     let state = state()?;
     if let Some(token) = session_token() {
-        backend::sessions::end(&state.db, &state.live, &token)
-            .await
-            .map_err(AppError::internal)?;
+        backend::sessions::end(&state.db, &state.live, &token).await?;
     }
     set_cookie(&backend::sessions::clearing_cookie(
         state.settings.secure_cookies(),
@@ -91,14 +89,10 @@ async fn start_session(
     // A new id every sign-in (no fixation); the one the browser sent is ended first, so it
     // cannot be reused.
     if let Some(previous) = crate::server::session_token() {
-        backend::sessions::end(&state.db, &state.live, &previous)
-            .await
-            .map_err(AppError::internal)?;
+        backend::sessions::end(&state.db, &state.live, &previous).await?;
     }
     let ttl = state.settings.session_ttl;
-    let token = backend::sessions::start(&state.db, &state.clock, adviser, ttl)
-        .await
-        .map_err(AppError::internal)?;
+    let token = backend::sessions::start(&state.db, &state.clock, adviser, ttl).await?;
     crate::server::set_cookie(&backend::sessions::cookie(
         &token,
         ttl,

@@ -117,12 +117,8 @@ pub async fn connection_status() -> Result<ConnectionView, AppError> {
     use crate::server::{current_adviser, format_time, shown_timezone, state};
     let state = state()?;
     let adviser = current_adviser().await?;
-    let row = backend::connections::load(&state.db, adviser.id)
-        .await
-        .map_err(AppError::internal)?;
-    let recent = backend::webhooks::delivery_log(&state.db, adviser.id, 10)
-        .await
-        .map_err(AppError::internal)?;
+    let row = backend::connections::load(&state.db, adviser.id).await?;
+    let recent = backend::webhooks::delivery_log(&state.db, adviser.id, 10).await?;
     let sync_every_minutes = (state.settings.sync_interval.as_secs() / 60).max(1);
     let full_sync_every_minutes = (state.settings.full_sync_interval.as_secs() / 60).max(1);
     let sandbox = state.settings.is_sandbox();

@@ -108,9 +108,7 @@ async fn read_meetings(
     use backend::meetings::{MeetingsQuery, Show};
     let state = state()?;
     let adviser = current_adviser().await?;
-    let connection = backend::connections::load(&state.db, adviser.id)
-        .await
-        .map_err(AppError::internal)?;
+    let connection = backend::connections::load(&state.db, adviser.id).await?;
     let timezone = shown_timezone(&adviser, connection.as_ref());
     let query = MeetingsQuery {
         show: Show::parse(show.as_deref().unwrap_or_default()),
@@ -128,11 +126,11 @@ async fn read_meetings(
         Some(ids) => {
             backend::meetings::changed_in_view(&state.db, adviser.id, now, &query, ids).await
         }
-    }
-    .map_err(AppError::internal)?;
+    }?;
     let tz = timezone.as_str();
     let to_view = |m: backend::meetings::MeetingRow| {
-        let canceled = m.status == "canceled";
+        use backend::meetings::{AttendeeStatus, MeetingStatus, Source};
+        let canceled = m.status == MeetingStatus::Canceled;
         // Worded without "Canceled": the tag already says it, once.
         let cancel_note = canceled
             .then(|| {
@@ -169,10 +167,9 @@ async fn read_meetings(
             join_url: m
                 .join_url
                 .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-            source: if m.source == "webhook" {
-                "Calendly (live)".into()
-            } else {
-                "Calendly (sync)".into()
+            source: match m.source {
+                Source::Webhook => "Calendly (live)".into(),
+                Source::Sync => "Calendly (sync)".into(),
             },
             invitees: m
                 .attendees
@@ -180,11 +177,13 @@ async fn read_meetings(
                 .map(|a| InviteeView {
                     name: a.name,
                     email: a.email,
-                    canceled: a.status == "canceled",
+                    canceled: a.status == AttendeeStatus::Canceled,
                     no_show: a.no_show,
                     questions: a.questions,
-                    reschedule_url: a.reschedule_url.filter(|_| a.status != "canceled"),
-                    cancel_url: a.cancel_url.filter(|_| a.status != "canceled"),
+                    reschedule_url: a
+                        .reschedule_url
+                        .filter(|_| a.status == AttendeeStatus::Active),
+                    cancel_url: a.cancel_url.filter(|_| a.status == AttendeeStatus::Active),
                 })
                 .collect(),
         }

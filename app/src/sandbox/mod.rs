@@ -84,9 +84,7 @@ mod server {
         adviser: AdviserId,
     ) -> Result<Option<Host>, AppError> {
         let sim = leptos::prelude::use_context::<Sandbox>().ok_or(AppError::NotFound)?;
-        let connection = backend::connections::load(&state.db, adviser)
-            .await
-            .map_err(AppError::internal)?;
+        let connection = backend::connections::load(&state.db, adviser).await?;
         Ok(connection
             .filter(|c| c.status == backend::connections::ConnectionStatus::Connected)
             .map(|c| Host {
@@ -133,10 +131,7 @@ mod server {
             .await?
             .ok_or_else(|| AppError::Invalid("Connect Calendly first.".into()))?;
         // Only bookings with this adviser's own Calendly account may be changed from their page.
-        if !backend::meetings::has_invitee(&state.db, adviser.id, invitee)
-            .await
-            .map_err(AppError::internal)?
-        {
+        if !backend::meetings::has_invitee(&state.db, adviser.id, invitee).await? {
             return Err(AppError::NotFound);
         }
         Ok(host)

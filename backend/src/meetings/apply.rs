@@ -9,6 +9,7 @@
 use calendly::{Invitee, ScheduledEvent, Status};
 use sqlx::AnyConnection;
 
+use super::status::{derive, AttendeeState, AttendeeStatus, Derived, MeetingStatus, Source};
 use crate::accounts::AdviserId;
 
 /// The meeting an observation touched, and the newest change it recorded (for the live stream).
@@ -69,7 +70,7 @@ pub async fn apply_invitee(
     conn: &mut AnyConnection,
     user: AdviserId,
     seen: Observation<'_>,
-    source: &str,
+    source: Source,
     now_ms: i64,
 ) -> Result<Applied, sqlx::Error> {
     let Observation {
@@ -107,7 +108,7 @@ pub async fn apply_invitee(
         && invitee.old_invitee.is_none()
         && invitee.new_invitee.is_none()
         && touched.len() == 1
-        && meeting_status == "active";
+        && meeting_status == MeetingStatus::Active;
     let mut seq = 0;
     for id in &touched {
         let changed = if nothing_to_derive {
@@ -165,7 +166,12 @@ async fn upsert_attendee(
     .bind(&invitee.name)
     .bind(&invitee.email)
     .bind(invitee.timezone.as_deref())
-    .bind(if canceled { "canceled" } else { "active" })
+    .bind(if canceled {
+        AttendeeStatus::Canceled
+    } else {
+        AttendeeStatus::Active
+    }
+    .as_str())
     .bind(i64::from(invitee.rescheduled && canceled))
     .bind(invitee.old_invitee.as_ref().map(|u| u.as_str().to_owned()))
     .bind(invitee.new_invitee.as_ref().map(|u| u.as_str().to_owned()))
@@ -230,9 +236,9 @@ async fn upsert_meeting(
     conn: &mut AnyConnection,
     user: AdviserId,
     event: &ScheduledEvent,
-    source: &str,
+    source: Source,
     now_ms: i64,
-) -> Result<(i64, String), sqlx::Error> {
+) -> Result<(i64, MeetingStatus), sqlx::Error> {
     let details = EventDetails::of(event);
     let newer = "excluded.calendly_updated_at >= meetings.calendly_updated_at";
     let sql = format!(
@@ -253,7 +259,7 @@ async fn upsert_meeting(
              calendly_updated_at = CASE WHEN {newer} THEN excluded.calendly_updated_at ELSE meetings.calendly_updated_at END \
          RETURNING id, status"
     );
-    sqlx::query_as(&sql)
+    let (id, status): (i64, String) = sqlx::query_as(&sql)
         .bind(user.0)
         .bind(event.uri.as_str())
         .bind(
@@ -268,7 +274,7 @@ async fn upsert_meeting(
         .bind(details.place)
         .bind(details.join_url)
         .bind(event.event_type.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(source)
+        .bind(source.as_str())
         .bind(micros(&event.updated_at))
         .bind(now_ms)
         .bind(calendly::DEFAULT_MEETING_TITLE)
@@ -277,7 +283,8 @@ async fn upsert_meeting(
         .bind(details.extra)
         .bind(details.guests)
         .fetch_one(&mut *conn)
-        .await
+        .await?;
+    Ok((id, MeetingStatus::from(status)))
 }
 
 /// Updates a known meeting from a freshly read scheduled event (no invitee involved), e.g. when
@@ -308,7 +315,7 @@ pub async fn refresh_event(
     if before.is_none() {
         return Ok(None); // not ours (yet): the invitees' sync creates it
     }
-    let (meeting_id, _) = upsert_meeting(conn, user, event, "sync", now_ms).await?;
+    let (meeting_id, _) = upsert_meeting(conn, user, event, Source::Sync, now_ms).await?;
     let after: Option<Shown> = sqlx::query_as(SHOWN)
         .bind(user.0)
         .bind(event.uri.as_str())
@@ -451,48 +458,31 @@ async fn refresh_meeting(
     meeting_id: i64,
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
-    type A = (
-        String,
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let attendees: Vec<A> = sqlx::query_as(
+    let attendees: Vec<AttendeeState> = sqlx::query_as(
         "SELECT status, rescheduled, old_invitee_uri, new_invitee_uri, canceled_by, cancel_reason, canceler_type \
          FROM attendees WHERE meeting_id = $1 ORDER BY invitee_uri",
     )
     .bind(meeting_id)
     .fetch_all(&mut *conn)
     .await?;
-    let any_active = attendees.iter().any(|a| a.0 == "active");
-    let all_rescheduled =
-        !attendees.is_empty() && attendees.iter().all(|a| a.0 == "canceled" && a.1 == 1);
-    let status = if any_active || attendees.is_empty() {
-        "active"
-    } else if all_rescheduled {
-        "rescheduled"
-    } else {
-        "canceled"
-    };
-    // Cancellation details: from the first canceled, not-rescheduled attendee (stable order).
-    let cancel = attendees.iter().find(|a| a.0 == "canceled" && a.1 == 0);
-    let moved_to = attendees.iter().find_map(|a| a.3.clone());
-    let moved_from = attendees.iter().find_map(|a| a.2.clone());
-    let to_event = event_of_invitee(conn, user, moved_to.as_deref()).await?;
-    let from_event = event_of_invitee(conn, user, moved_from.as_deref()).await?;
+    let Derived {
+        status,
+        cancellation: cancel,
+        moved_to,
+        moved_from,
+    } = derive(&attendees);
+    let to_event = event_of_invitee(conn, user, moved_to).await?;
+    let from_event = event_of_invitee(conn, user, moved_from).await?;
     let changed = sqlx::query(
         "UPDATE meetings SET status = $1, canceled_by = $2, cancel_reason = $3, canceler_type = $4, rescheduled_to = $5, \
              rescheduled_from = $6, updated_at = $7 \
          WHERE id = $8 AND NOT (status = $1 AND COALESCE(canceled_by, '') = COALESCE($2, '') AND COALESCE(cancel_reason, '') = COALESCE($3, '') \
              AND COALESCE(rescheduled_to, '') = COALESCE($5, '') AND COALESCE(rescheduled_from, '') = COALESCE($6, ''))",
     )
-    .bind(status)
-    .bind(cancel.and_then(|a| a.4.clone()))
-    .bind(cancel.and_then(|a| a.5.clone()))
-    .bind(cancel.and_then(|a| a.6.clone()))
+    .bind(status.as_str())
+    .bind(cancel.and_then(|a| a.canceled_by.clone()))
+    .bind(cancel.and_then(|a| a.cancel_reason.clone()))
+    .bind(cancel.and_then(|a| a.canceler_type.clone()))
     .bind(to_event)
     .bind(from_event)
     .bind(now_ms)

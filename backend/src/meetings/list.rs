@@ -1,5 +1,6 @@
 //! Reading an adviser's meetings for the page, and the change log for the live stream.
 
+use super::status::{AttendeeStatus, MeetingStatus, Source};
 use crate::accounts::AdviserId;
 use crate::Db;
 
@@ -8,7 +9,7 @@ pub struct AttendeeRow {
     pub name: String,
     pub email: String,
     pub timezone: Option<String>,
-    pub status: String,
+    pub status: AttendeeStatus,
     pub rescheduled: bool,
     pub no_show: bool,
     pub questions: Vec<(String, String)>,
@@ -32,12 +33,12 @@ pub struct MeetingRow {
     pub awaiting_link: bool,
     /// Guests the invitee added (emails).
     pub guests: Vec<String>,
-    pub status: String,
+    pub status: MeetingStatus,
     pub canceled_by: Option<String>,
     pub cancel_reason: Option<String>,
     pub canceler_type: Option<String>,
     pub rescheduled_from_start: Option<i64>,
-    pub source: String,
+    pub source: Source,
     pub attendees: Vec<AttendeeRow>,
 }
 
@@ -378,12 +379,14 @@ struct Row {
     location_status: Option<String>,
     join_url: Option<String>,
     guests: Option<String>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: MeetingStatus,
     canceled_by: Option<String>,
     cancel_reason: Option<String>,
     canceler_type: Option<String>,
     rescheduled_from_start: Option<i64>,
-    source: String,
+    #[sqlx(try_from = "String")]
+    source: Source,
 }
 
 #[derive(sqlx::FromRow)]
@@ -392,7 +395,8 @@ struct Attendee {
     name: String,
     email: String,
     timezone: Option<String>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: AttendeeStatus,
     rescheduled: i64,
     no_show: i64,
     questions: Option<String>,
@@ -450,7 +454,7 @@ async fn attendees_of(
 
 fn meeting_row(r: Row, attendees: Vec<AttendeeRow>) -> MeetingRow {
     let awaiting_link = r.join_url.is_none()
-        && r.status == "active"
+        && r.status == MeetingStatus::Active
         && super::is_conference(r.location_kind.as_deref(), r.location_status.as_deref());
     MeetingRow {
         id: r.id,

@@ -7,6 +7,7 @@
 
 mod apply;
 mod list;
+mod status;
 
 pub use apply::{
     apply_invitee, calendly_time, is_conference, refresh_event, Applied, InviteeChange,
@@ -17,3 +18,4 @@ pub use list::{
     MeetingRow, MeetingsPage, MeetingsQuery, Section, Show, ALL_PAST, ALL_UPCOMING, MAX_CHANGED,
     MAX_SEARCH_CHARS, PAGE_SIZE,
 };
+pub use status::{AttendeeStatus, MeetingStatus, Source};

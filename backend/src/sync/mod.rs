@@ -22,7 +22,9 @@ pub use plan::{needs_invitees, pace, round_sync, Cursor, Pace, StoredEvent, Sync
 
 use crate::accounts::AdviserId;
 use crate::connections::{self, with_token, TokenError};
-use crate::meetings::{apply_invitee, refresh_event, InviteeChange, CONFERENCE_KINDS};
+use crate::meetings::{
+    apply_invitee, refresh_event, AttendeeStatus, InviteeChange, Source, CONFERENCE_KINDS,
+};
 use crate::AppState;
 
 /// Safety bound on event pages per sync (100 events each).
@@ -247,7 +249,7 @@ async fn apply_synced_invitee(
     let canceled = invitee.status == Status::Canceled;
     let no_show = invitee.no_show.is_some();
     let status_current = known.as_ref().is_some_and(|k| {
-        (k.status == "canceled") == canceled
+        (k.status == AttendeeStatus::Canceled) == canceled
             && k.calendly_updated_at >= crate::meetings::calendly_time(&event.updated_at)
     });
     let no_show_current = known.as_ref().map(|k| k.no_show == 1).unwrap_or(false) == no_show;
@@ -278,7 +280,7 @@ async fn apply_synced_invitee(
             invitee,
             event,
         };
-        let applied = apply_invitee(&mut tx, user, seen, "sync", now).await?;
+        let applied = apply_invitee(&mut tx, user, seen, Source::Sync, now).await?;
         seq = applied.seq;
     }
     tx.commit().await?;
@@ -288,7 +290,8 @@ async fn apply_synced_invitee(
 
 #[derive(sqlx::FromRow)]
 struct KnownInvitee {
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: AttendeeStatus,
     no_show: i64,
     calendly_updated_at: String,
 }

@@ -11,7 +11,7 @@ use calendly::webhook::WebhookEnvelope;
 use super::outcome::{Receipt, Rejection};
 use crate::accounts::AdviserId;
 use crate::connections::SubscriptionRow;
-use crate::meetings::{apply_invitee, InviteeChange};
+use crate::meetings::{apply_invitee, InviteeChange, Source};
 use crate::AppState;
 
 /// Calendly sends no delivery id; an event, its subject and its creation time identify it.
@@ -207,7 +207,7 @@ async fn apply(
         invitee: &payload.invitee,
         event: &payload.scheduled_event,
     };
-    let applied = apply_invitee(conn, user, seen, "webhook", now).await?;
+    let applied = apply_invitee(conn, user, seen, Source::Webhook, now).await?;
     Ok(Some(applied.seq))
 }
 

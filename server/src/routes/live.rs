@@ -162,9 +162,15 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
         let mut events = Vec::new();
         match c.seen {
             None => {
-                let latest = Box::pin(backend::meetings::latest_change(&c.db, c.user))
-                    .await
-                    .unwrap_or(0);
+                // Without the log's position the stream cannot know where to start: it ends, and
+                // the browser reconnects (EventSource retries by itself) once the database answers.
+                let latest = match Box::pin(backend::meetings::latest_change(&c.db, c.user)).await {
+                    Ok(latest) => latest,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "live stream could not read where the change log is; closing it for the browser to reconnect");
+                        return None;
+                    }
+                };
                 c.seen = Some(latest);
                 events.push(
                     Event::default()

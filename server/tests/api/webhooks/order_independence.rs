@@ -2,7 +2,8 @@
 
 use backend::accounts::AdviserId;
 use backend::meetings::{
-    apply_invitee, list_for_user, InviteeChange, MeetingRow, MeetingsQuery, Show, PAGE_SIZE,
+    apply_invitee, list_for_user, AttendeeStatus, InviteeChange, MeetingRow, MeetingsQuery, Show,
+    Source, PAGE_SIZE,
 };
 use backend::Db;
 use calendly::ids::{CalendlyUserUri, EventTypeUri, InviteeUri, ScheduledEventUri};
@@ -466,9 +467,15 @@ async fn apply_all(db: &Db, user: AdviserId, deliveries: &[&Delivery]) {
             invitee: &d.invitee,
             event: &d.event,
         };
-        apply_invitee(&mut tx, user, seen, "webhook", arrival + n as i64 * 1000)
-            .await
-            .unwrap();
+        apply_invitee(
+            &mut tx,
+            user,
+            seen,
+            Source::Webhook,
+            arrival + n as i64 * 1000,
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
 }
@@ -549,10 +556,16 @@ fn any_order_of_the_same_deliveries_with_duplicates_ends_in_the_same_meetings() 
                 let mut attendees: Vec<_> = m
                     .attendees
                     .iter()
-                    .map(|a| (a.name.clone(), a.status == "canceled", a.no_show))
+                    .map(|a| {
+                        (
+                            a.name.clone(),
+                            a.status == AttendeeStatus::Canceled,
+                            a.no_show,
+                        )
+                    })
                     .collect();
                 attendees.sort();
-                (m.event_uri.clone(), m.status.clone(), attendees)
+                (m.event_uri.clone(), m.status.as_str().to_owned(), attendees)
             })
             .collect();
         seen.sort();
