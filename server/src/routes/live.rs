@@ -162,15 +162,16 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
         let mut events = Vec::new();
         match c.seen {
             None => {
-                // Without the log's position the stream cannot know where to start: it ends, and
-                // the browser reconnects (EventSource retries by itself) once the database answers.
-                let latest = match Box::pin(backend::meetings::latest_change(&c.db, c.user)).await {
-                    Ok(latest) => latest,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "live stream could not read where the change log is; closing it for the browser to reconnect");
-                        return None;
-                    }
-                };
+                // Without the log's position the stream starts from the beginning: its first
+                // catch-up names every changed meeting, the page reads its lists again, and
+                // nothing that changed meanwhile is missed (ending the stream instead would lose
+                // what changes before the browser reopens it).
+                let latest = Box::pin(backend::meetings::latest_change(&c.db, c.user))
+                    .await
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "live stream could not read where the change log is; starting from its beginning");
+                        0
+                    });
                 c.seen = Some(latest);
                 events.push(
                     Event::default()
