@@ -27,8 +27,8 @@ pub async fn run_once(state: &AppState) -> Result<(), sqlx::Error> {
     crate::accounts::purge_old_failures(&state.db, &state.clock).await?;
     crate::webhooks::purge_old_bodies(&state.db, &state.clock).await?;
     crate::webhooks::purge_old_refusals(&state.db, state.clock.now_ms()).await?;
-    for user in claim_due_connections(state).await? {
-        scheduled_round(state, user).await;
+    for adviser in claim_due_connections(state).await? {
+        scheduled_round(state, adviser).await;
     }
     Ok(())
 }
@@ -63,9 +63,9 @@ pub async fn claim_due_connections(state: &AppState) -> Result<Vec<AdviserId>, s
 /// One interval's work for a connection: the cheap checks (subscription state, conference links
 /// still missing) always; a re-read of the events only when polling, when a paused sync must
 /// resume, or once per `APP_FULL_SYNC_INTERVAL_SECS` for a live connection.
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
-pub async fn scheduled_round(state: &AppState, user: AdviserId) {
-    let sync_state = match connections::sync_state(&state.db, user).await {
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
+pub async fn scheduled_round(state: &AppState, adviser: AdviserId) {
+    let sync_state = match connections::sync_state(&state.db, adviser).await {
         Ok(Some(s)) => s,
         Ok(None) => return,
         Err(err) => {
@@ -76,9 +76,9 @@ pub async fn scheduled_round(state: &AppState, user: AdviserId) {
     // A paused sync is resumed as soon as Calendly's window allows; the cheap checks keep to the
     // regular interval and run once it has finished.
     let live = if sync_state.has_cursor == 1 {
-        matches!(connections::load(&state.db, user).await, Ok(Some(c)) if c.live_updates == LiveUpdates::Active)
+        matches!(connections::load(&state.db, adviser).await, Ok(Some(c)) if c.live_updates == LiveUpdates::Active)
     } else {
-        cheap_checks(state, user).await
+        cheap_checks(state, adviser).await
     };
     let kind = crate::sync::round_sync(
         live,
@@ -88,7 +88,7 @@ pub async fn scheduled_round(state: &AppState, user: AdviserId) {
         state.settings.full_sync_interval.as_millis() as i64,
     );
     if let Some(kind) = kind {
-        if let Err(err) = crate::sync::sync_connection(state, user, kind).await {
+        if let Err(err) = crate::sync::sync_connection(state, adviser, kind).await {
             tracing::warn!(error = %err, "reconciliation sync failed");
         }
     }
@@ -96,23 +96,23 @@ pub async fn scheduled_round(state: &AppState, user: AdviserId) {
 
 /// Checks the subscription (repairing a disabled or missing one), the conference links, and
 /// re-reads the events now, whatever the schedule says.
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
-pub async fn reconcile(state: &AppState, user: AdviserId) {
-    let live = cheap_checks(state, user).await;
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
+pub async fn reconcile(state: &AppState, adviser: AdviserId) {
+    let live = cheap_checks(state, adviser).await;
     let kind = if live {
         crate::sync::SyncKind::Reconcile
     } else {
         crate::sync::SyncKind::Poll
     };
-    if let Err(err) = crate::sync::sync_connection(state, user, kind).await {
+    if let Err(err) = crate::sync::sync_connection(state, adviser, kind).await {
         tracing::warn!(error = %err, "reconciliation sync failed");
     }
 }
 
 /// The checks every interval: is the subscription working (repaired if not), and did Calendly
 /// make the conference links that were still missing. Returns whether live updates are on.
-async fn cheap_checks(state: &AppState, user: AdviserId) -> bool {
-    let live = match connections::ensure_subscription(state, user).await {
+async fn cheap_checks(state: &AppState, adviser: AdviserId) -> bool {
+    let live = match connections::ensure_subscription(state, adviser).await {
         Ok(LiveUpdates::Active) => true,
         Ok(other) => {
             tracing::info!(live = other.as_str(), "live updates unavailable; polling");
@@ -121,10 +121,10 @@ async fn cheap_checks(state: &AppState, user: AdviserId) -> bool {
         Err(err) => {
             tracing::warn!(error = %err, "could not check the webhook subscription");
             // Unknown: keep to the schedule of a live connection unless it is known to poll.
-            matches!(connections::load(&state.db, user).await, Ok(Some(c)) if c.live_updates == LiveUpdates::Active)
+            matches!(connections::load(&state.db, adviser).await, Ok(Some(c)) if c.live_updates == LiveUpdates::Active)
         }
     };
-    match crate::sync::check_conference_links(state, user).await {
+    match crate::sync::check_conference_links(state, adviser).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(meetings = n, "conference links arrived"),
         Err(err) => tracing::warn!(error = %err, "could not check conference links"),

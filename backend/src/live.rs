@@ -63,7 +63,7 @@ impl Default for LiveBus {
 pub struct AdviserWatch {
     pub pulse: watch::Receiver<Pulse>,
     pub resync: watch::Receiver<u64>,
-    user: i64,
+    adviser: i64,
     bus: Arc<Inner>,
 }
 
@@ -73,30 +73,30 @@ impl Drop for AdviserWatch {
         // Subscribing happens under this lock too, so the count cannot grow meanwhile; the
         // receiver still held here is the last one when the count is 1.
         if advisers
-            .get(&self.user)
+            .get(&self.adviser)
             .is_some_and(|tx| tx.receiver_count() <= 1)
         {
-            advisers.remove(&self.user);
+            advisers.remove(&self.adviser);
         }
     }
 }
 
 impl LiveBus {
     /// Starts watching `user`'s signals (for one open stream).
-    pub fn watch(&self, user: AdviserId) -> AdviserWatch {
+    pub fn watch(&self, adviser: AdviserId) -> AdviserWatch {
         let mut advisers = self
             .inner
             .advisers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let pulse = advisers
-            .entry(user.0)
+            .entry(adviser.0)
             .or_insert_with(|| watch::channel(Pulse::default()).0)
             .subscribe();
         AdviserWatch {
             pulse,
             resync: self.inner.resync.subscribe(),
-            user: user.0,
+            adviser: adviser.0,
             bus: self.inner.clone(),
         }
     }
@@ -137,10 +137,10 @@ impl LiveBus {
     /// After a change committed: on SQLite (one instance) tells this instance's streams directly.
     /// On PostgreSQL a trigger on `meeting_changes` already queued a `NOTIFY`, which PostgreSQL
     /// delivers to every instance's listener when (and only if) the transaction commits.
-    pub fn committed(&self, kind: DbKind, user: AdviserId, seq: i64) {
+    pub fn committed(&self, kind: DbKind, adviser: AdviserId, seq: i64) {
         if kind == DbKind::Sqlite {
             self.deliver(LiveSignal::Changed {
-                user_id: user.0,
+                user_id: adviser.0,
                 seq,
             });
         }
@@ -148,9 +148,9 @@ impl LiveBus {
 
     /// After one of the adviser's sessions ended (sign-out): as [`LiveBus::committed`], directly
     /// on SQLite; on PostgreSQL a trigger on `sessions` announces it to every instance.
-    pub fn session_ended(&self, kind: DbKind, user: AdviserId) {
+    pub fn session_ended(&self, kind: DbKind, adviser: AdviserId) {
         if kind == DbKind::Sqlite {
-            self.deliver(LiveSignal::SessionsChanged { user_id: user.0 });
+            self.deliver(LiveSignal::SessionsChanged { user_id: adviser.0 });
         }
     }
 
@@ -204,14 +204,14 @@ impl LiveBus {
 
 /// `"12:345"`: adviser 12's change 345; `"s:12"`: one of adviser 12's sessions ended.
 fn parse(payload: &str) -> Option<LiveSignal> {
-    let (user, seq) = payload.split_once(':')?;
-    if user == "s" {
+    let (adviser, seq) = payload.split_once(':')?;
+    if adviser == "s" {
         return Some(LiveSignal::SessionsChanged {
             user_id: seq.parse().ok()?,
         });
     }
     Some(LiveSignal::Changed {
-        user_id: user.parse().ok()?,
+        user_id: adviser.parse().ok()?,
         seq: seq.parse().ok()?,
     })
 }

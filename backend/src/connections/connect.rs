@@ -25,10 +25,10 @@ pub struct CallbackParams {
 
 /// Starts connecting: remembers state + PKCE verifier for this session, returns Calendly's
 /// consent URL.
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
 pub async fn begin_connect(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     session_token: &str,
 ) -> Result<Url, ConnectError> {
     let request = state
@@ -37,29 +37,36 @@ pub async fn begin_connect(
         .authorize_url(&calendly::REQUIRED_SCOPES.split(' ').collect::<Vec<_>>());
     let now = state.clock.now_ms();
     let pending = PendingConnect {
-        user_id: user.0,
+        user_id: adviser.0,
         session_hash: sha256_hex(session_token),
         pkce_verifier_enc: state.settings.encryption_key.encrypt(
             &request.pkce_verifier,
-            &secret_context("pkce_verifier", user.0),
+            &secret_context("pkce_verifier", adviser.0),
         ),
         expires_at: now + STATE_TTL_MS,
     };
-    oauth_states::insert(&state.db, &sha256_hex(&request.state), user, &pending, now).await?;
+    oauth_states::insert(
+        &state.db,
+        &sha256_hex(&request.state),
+        adviser,
+        &pending,
+        now,
+    )
+    .await?;
     Ok(request.url)
 }
 
 /// Finishes connecting from Calendly's redirect (the caller then starts the first sync). The
 /// `state` is consumed whatever happens, so it can never be replayed; it must belong to this
 /// adviser's current session and be unexpired.
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
 pub async fn finish_connect(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     session_token: &str,
     params: CallbackParams,
 ) -> Result<(), ConnectError> {
-    let pending = take_pending(state, user, session_token, &params).await?;
+    let pending = take_pending(state, adviser, session_token, &params).await?;
     authorized(&params)?;
     let code = params
         .code
@@ -68,22 +75,22 @@ pub async fn finish_connect(
         .ok_or(ConnectError::InvalidState)?;
     let verifier = state.settings.encryption_key.decrypt(
         &pending.pkce_verifier_enc,
-        &secret_context("pkce_verifier", user.0),
+        &secret_context("pkce_verifier", adviser.0),
     )?;
     let (tokens, me) = exchange(state, code, &verifier).await?;
     // Reconnecting with a different Calendly account: the old account's subscription and grant
     // are cleaned up exactly as a disconnect would, so its deliveries stop reaching this adviser.
-    if let Some(previous) = store::load(&state.db, user).await? {
+    if let Some(previous) = store::load(&state.db, adviser).await? {
         let active = previous.status != ConnectionStatus::Disconnected;
         if active && previous.calendly_user_uri != me.uri.as_str() {
-            super::disconnect::disconnect(state, user).await?;
+            super::disconnect::disconnect(state, adviser).await?;
         }
     }
-    store_connection(state, user, &tokens, &me).await?;
+    store_connection(state, adviser, &tokens, &me).await?;
     tracing::info!(calendly_user = %me.uri, "Calendly connected");
 
     // Live updates are best effort here: a refusal is recorded and shown, not a failed connect.
-    if let Err(err) = ensure_subscription(state, user).await {
+    if let Err(err) = ensure_subscription(state, adviser).await {
         tracing::warn!(error = %err, "could not ensure the webhook subscription");
     }
     Ok(())
@@ -92,7 +99,7 @@ pub async fn finish_connect(
 /// Consumes the attempt the returned `state` names; it must be this session's and unexpired.
 async fn take_pending(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     session_token: &str,
     params: &CallbackParams,
 ) -> Result<PendingConnect, ConnectError> {
@@ -106,7 +113,7 @@ async fn take_pending(
         return Err(ConnectError::InvalidState);
     };
     let now = state.clock.now_ms();
-    if pending.user_id != user.0
+    if pending.user_id != adviser.0
         || pending.session_hash != sha256_hex(session_token)
         || pending.expires_at < now
     {
@@ -181,7 +188,7 @@ async fn exchange(
 
 async fn store_connection(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     tokens: &calendly::oauth::TokenSet,
     me: &calendly::User,
 ) -> Result<(), sqlx::Error> {
@@ -199,11 +206,11 @@ async fn store_connection(
         timezone: &me.timezone,
         access_token_enc: key.encrypt(
             tokens.access_token.expose_secret(),
-            &secret_context("access_token", user.0),
+            &secret_context("access_token", adviser.0),
         ),
         refresh_token_enc: key.encrypt(
             tokens.refresh_token.expose_secret(),
-            &secret_context("refresh_token", user.0),
+            &secret_context("refresh_token", adviser.0),
         ),
         access_expires_at: now + tokens.expires_in * 1000,
         scope: tokens.scope.as_deref(),
@@ -211,5 +218,5 @@ async fn store_connection(
         // must not run a second one straight away.
         next_sync_at: now + state.settings.sync_interval.as_millis() as i64,
     };
-    store::upsert_connected(&state.db, user, &connection, now).await
+    store::upsert_connected(&state.db, adviser, &connection, now).await
 }

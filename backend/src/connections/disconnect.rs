@@ -18,9 +18,9 @@ use crate::AppState;
 /// How long the page waits for Calendly before leaving the clean-up to the background job.
 const INLINE_CLEANUP_BUDGET: Duration = Duration::from_secs(8);
 
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
-pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::Error> {
-    let job_id = disconnect_locally(state, user).await?;
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
+pub async fn disconnect(state: &AppState, adviser: AdviserId) -> Result<(), sqlx::Error> {
+    let job_id = disconnect_locally(state, adviser).await?;
     if let Some(id) = job_id {
         // The clean-up runs as a task of its own: when the page stops waiting it carries on,
         // so a token refresh Calendly has answered is never cut off before its rotated pair is
@@ -50,29 +50,32 @@ pub async fn disconnect(state: &AppState, user: AdviserId) -> Result<(), sqlx::E
 /// process: their locks; a refresh on another instance that finishes after this finds the
 /// connection gone and revokes what it got), so the tokens and subscription it hands to the
 /// clean-up job are the latest ones.
-async fn disconnect_locally(state: &AppState, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
-    let subscription_lock = state.subscription_locks.for_key(user.0);
+async fn disconnect_locally(
+    state: &AppState,
+    adviser: AdviserId,
+) -> Result<Option<i64>, sqlx::Error> {
+    let subscription_lock = state.subscription_locks.for_key(adviser.0);
     let _subscription_guard = subscription_lock.lock().await;
-    let token_lock = state.locks.for_key(user.0);
+    let token_lock = state.locks.for_key(adviser.0);
     let _token_guard = token_lock.lock().await;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin_write().await?;
-    let Some(tokens) = store::tokens_for_update(&mut tx, state.db.kind(), user).await? else {
+    let Some(tokens) = store::tokens_for_update(&mut tx, state.db.kind(), adviser).await? else {
         return Ok(None);
     };
     let job = CleanupJob {
-        subscription_uri: store::active_subscription_uri(&mut tx, user).await?,
+        subscription_uri: store::active_subscription_uri(&mut tx, adviser).await?,
         access_token_enc: tokens.access_token_enc,
         refresh_token_enc: tokens.refresh_token_enc,
         attempts: 0,
-        user_id: user.0,
+        user_id: adviser.0,
     };
     let job_id = if needs_remote_cleanup(tokens.status, &job) {
-        Some(cleanup_jobs::insert(&mut tx, user, &job, now).await?)
+        Some(cleanup_jobs::insert(&mut tx, adviser, &job, now).await?)
     } else {
         None
     };
-    store::mark_disconnected(&mut tx, user, now).await?;
+    store::mark_disconnected(&mut tx, adviser, now).await?;
     tx.commit().await?;
     tracing::info!("Calendly disconnected locally");
     Ok(job_id)

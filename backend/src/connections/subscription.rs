@@ -29,25 +29,25 @@ const LEASE_MS: i64 = 120_000;
 
 /// Makes sure the adviser has one working subscription and records whether live updates are on.
 /// Returns the resulting live-updates state (a refusal by Calendly is not an error).
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
 pub async fn ensure_subscription(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
 ) -> Result<LiveUpdates, TokenError> {
     // One ensure per adviser at a time in this process (connect and reconciliation may overlap)…
-    let lock = state.subscription_locks.for_key(user.0);
+    let lock = state.subscription_locks.for_key(adviser.0);
     let _guard = lock.lock().await;
     // …and across instances: a lease on the connection row.
     let now = state.clock.now_ms();
-    if !subscriptions::take_lease(&state.db, user, now, now + LEASE_MS).await? {
+    if !subscriptions::take_lease(&state.db, adviser, now, now + LEASE_MS).await? {
         tracing::info!("another instance is ensuring this subscription; leaving it to that one");
-        return Ok(store::load(&state.db, user)
+        return Ok(store::load(&state.db, adviser)
             .await?
             .map(|c| c.live_updates)
             .unwrap_or(LiveUpdates::Pending));
     }
-    let result = ensure_leased(state, user).await;
-    if let Err(err) = subscriptions::release_lease(&state.db, user).await {
+    let result = ensure_leased(state, adviser).await;
+    if let Err(err) = subscriptions::release_lease(&state.db, adviser).await {
         tracing::warn!(error = %err, "could not release the subscription lease; it expires by itself");
     }
     result
@@ -59,8 +59,8 @@ struct Owner {
     org_uri: OrganizationUri,
 }
 
-async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates, TokenError> {
-    let connection = store::load(&state.db, user)
+async fn ensure_leased(state: &AppState, adviser: AdviserId) -> Result<LiveUpdates, TokenError> {
+    let connection = store::load(&state.db, adviser)
         .await?
         .ok_or(TokenError::NotConnected)?;
     let owner = Owner {
@@ -70,14 +70,14 @@ async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates,
             .map_err(|e| calendly::Error::Decode(e.to_string()))?,
     };
     let now = state.clock.now_ms();
-    let local = subscriptions::active_for_user(&state.db, user).await?;
+    let local = subscriptions::active_for_user(&state.db, adviser).await?;
 
     // 1. Our recorded subscription still exists, is active and points at our URL: keep it.
-    let broken = match recorded_is_working(state, user, local.as_ref()).await? {
+    let broken = match recorded_is_working(state, adviser, local.as_ref()).await? {
         Recorded::Working(remote) => {
             let id = local.as_ref().map(|l| l.id).unwrap_or_default();
             subscriptions::record_remote(&state.db, id, &remote, now).await?;
-            store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
+            store::set_live_updates(&state.db, adviser, LiveUpdates::Active, None, now).await?;
             return Ok(LiveUpdates::Active);
         }
         Recorded::Broken => true,
@@ -91,9 +91,9 @@ async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates,
 
     // 3. Adopt what Calendly already has under this URL, else create it; what else of ours is
     //    there is stale and goes once the new one exists.
-    let (remote, stale) = match adopt_or_create(state, user, &owner, &callback_url).await? {
+    let (remote, stale) = match adopt_or_create(state, adviser, &owner, &callback_url).await? {
         Ok(found) => found,
-        Err(refusal) => return refused(state, user, refusal, now).await,
+        Err(refusal) => return refused(state, adviser, refusal, now).await,
     };
     let saved = SavedSubscription {
         user_uri: &connection.calendly_user_uri,
@@ -102,10 +102,10 @@ async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates,
         callback_url: &callback_url,
         remote: &remote,
     };
-    if !subscriptions::save(&state.db, user, &saved, reuse.map(|l| l.id), now).await? {
+    if !subscriptions::save(&state.db, adviser, &saved, reuse.map(|l| l.id), now).await? {
         return Err(TokenError::NotConnected);
     }
-    store::set_live_updates(&state.db, user, LiveUpdates::Active, None, now).await?;
+    store::set_live_updates(&state.db, adviser, LiveUpdates::Active, None, now).await?;
     if broken {
         state.metrics.inc(
             "calendly_subscription_repairs_total",
@@ -114,7 +114,7 @@ async fn ensure_leased(state: &AppState, user: AdviserId) -> Result<LiveUpdates,
         );
     }
     for uri in stale {
-        if let Err(err) = delete_remote(state, user, &uri).await {
+        if let Err(err) = delete_remote(state, adviser, &uri).await {
             tracing::warn!(error = %err, subscription = %uri, "could not delete a stale subscription; reconciliation will retry");
         }
     }
@@ -147,7 +147,7 @@ enum Recorded {
 
 async fn recorded_is_working(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     local: Option<&SubscriptionRow>,
 ) -> Result<Recorded, TokenError> {
     let Some(local) = local else {
@@ -160,7 +160,7 @@ async fn recorded_is_working(
     else {
         return Ok(Recorded::Unknown);
     };
-    let remote = with_token(state, user, |t| {
+    let remote = with_token(state, adviser, |t| {
         let uri = uri.clone();
         async move { state.calendly.api.get_webhook_subscription(&t, &uri).await }
     })
@@ -181,15 +181,15 @@ async fn recorded_is_working(
 /// delete after; or Calendly's refusal (the inner `Err`).
 async fn adopt_or_create(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     owner: &Owner,
     callback_url: &str,
 ) -> Result<Result<(WebhookSubscription, Vec<SubscriptionUri>), TokenError>, TokenError> {
     let our_prefix = state.settings.public_link(WEBHOOK_PATH);
     let mut candidates = Vec::new();
-    for sub in list_user_subscriptions(state, user, owner).await? {
+    for sub in list_user_subscriptions(state, adviser, owner).await? {
         let another_of_ours = sub.callback_url != callback_url
-            && is_ours(state, user, &our_prefix, &sub.callback_url).await?;
+            && is_ours(state, adviser, &our_prefix, &sub.callback_url).await?;
         candidates.push(Candidate {
             sub,
             another_of_ours,
@@ -197,16 +197,16 @@ async fn adopt_or_create(
     }
     let plan = plan::sort_out(candidates, callback_url);
     for uri in &plan.delete_first {
-        delete_remote(state, user, uri).await?;
+        delete_remote(state, adviser, uri).await?;
     }
     if let Some(sub) = plan.adopt {
         return Ok(Ok((sub, plan.stale)));
     }
-    let created = match create(state, user, owner, callback_url).await {
+    let created = match create(state, adviser, owner, callback_url).await {
         Err(TokenError::Calendly(calendly::Error::Conflict { .. })) => {
             // Calendly already has this URL: adopt it if it is a working one of ours, else
             // replace it.
-            let candidates = list_user_subscriptions(state, user, owner)
+            let candidates = list_user_subscriptions(state, adviser, owner)
                 .await?
                 .into_iter()
                 .map(|sub| Candidate {
@@ -215,11 +215,11 @@ async fn adopt_or_create(
                 });
             let retry = plan::sort_out(candidates.collect(), callback_url);
             for uri in &retry.delete_first {
-                delete_remote(state, user, uri).await?;
+                delete_remote(state, adviser, uri).await?;
             }
             match retry.adopt {
                 Some(sub) => Ok(sub),
-                None => create(state, user, owner, callback_url).await,
+                None => create(state, adviser, owner, callback_url).await,
             }
         }
         other => other,
@@ -233,7 +233,7 @@ async fn adopt_or_create(
 /// have connected the same Calendly account; their tokens are not ours to delete.
 async fn is_ours(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     prefix: &str,
     callback_url: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -244,14 +244,14 @@ async fn is_ours(
         return Ok(false);
     };
     let holders = subscriptions::route_token_holders(&state.db, token).await?;
-    Ok(holders.is_empty() || holders.contains(&user))
+    Ok(holders.is_empty() || holders.contains(&adviser))
 }
 
 /// Calendly said no for a reason that retrying will not fix: record it for the page (the
 /// connection is polled meanwhile) and keep trying at each reconciliation.
 async fn refused(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     err: TokenError,
     now: i64,
 ) -> Result<LiveUpdates, TokenError> {
@@ -268,7 +268,7 @@ async fn refused(
     tracing::warn!(reason, "live updates unavailable; falling back to polling");
     store::set_live_updates(
         &state.db,
-        user,
+        adviser,
         LiveUpdates::Unavailable,
         Some(&reason),
         now,
@@ -306,7 +306,7 @@ pub fn refusal_reason(err: &calendly::Error, public_url: &url::Url) -> Option<St
 
 async fn list_user_subscriptions(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     owner: &Owner,
 ) -> Result<Vec<WebhookSubscription>, TokenError> {
     let mut all = Vec::new();
@@ -319,7 +319,7 @@ async fn list_user_subscriptions(
             count: Some(100),
             page_token: page_token.clone(),
         };
-        let page = with_token(state, user, |t| {
+        let page = with_token(state, adviser, |t| {
             let request = request.clone();
             async move {
                 state
@@ -342,12 +342,12 @@ async fn list_user_subscriptions(
 
 async fn create(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     owner: &Owner,
     callback_url: &str,
 ) -> Result<WebhookSubscription, TokenError> {
     let signing_key = state.calendly.signing_key.clone();
-    with_token(state, user, |t| {
+    with_token(state, adviser, |t| {
         let signing_key = signing_key.clone();
         async move {
             let request = CreateWebhookSubscription {
@@ -373,10 +373,10 @@ async fn create(
 /// Deletes a subscription at Calendly; 404 counts as already gone.
 pub(super) async fn delete_remote(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     uri: &SubscriptionUri,
 ) -> Result<(), TokenError> {
-    match with_token(state, user, |t| {
+    match with_token(state, adviser, |t| {
         let uri = uri.clone();
         async move {
             state

@@ -36,18 +36,21 @@ pub enum TokenError {
 type TokenRow = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
 
 /// The connection's status, encrypted tokens and access-token expiry.
-async fn stored_tokens(state: &AppState, user: AdviserId) -> Result<Option<TokenRow>, sqlx::Error> {
+async fn stored_tokens(
+    state: &AppState,
+    adviser: AdviserId,
+) -> Result<Option<TokenRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .fetch_optional(state.db.pool())
     .await
 }
 
 /// A usable access token for the adviser, refreshed first if it is about to expire.
-pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
-    readable(state, user, stored_or_refreshed(state, user).await).await
+pub async fn access_token(state: &AppState, adviser: AdviserId) -> Result<AccessToken, TokenError> {
+    readable(state, adviser, stored_or_refreshed(state, adviser).await).await
 }
 
 /// A stored token that no longer decrypts (`APP_ENCRYPTION_KEY` changed, or the format did)
@@ -55,14 +58,14 @@ pub async fn access_token(state: &AppState, user: AdviserId) -> Result<AccessTok
 /// line, instead of every call failing with the same error forever.
 async fn readable<T>(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     result: Result<T, TokenError>,
 ) -> Result<T, TokenError> {
     let Err(TokenError::Crypto(err)) = result else {
         return result;
     };
     tracing::error!(
-        user_id = user.0,
+        user_id = adviser.0,
         error = %err,
         "stored Calendly tokens cannot be decrypted with APP_ENCRYPTION_KEY: connection needs reconnect"
     );
@@ -71,15 +74,18 @@ async fn readable<T>(
     )
     .bind(ConnectionStatus::NeedsReconnect.as_str())
     .bind(state.clock.now_ms())
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(ConnectionStatus::Connected.as_str())
     .execute(state.db.pool())
     .await?;
     Err(TokenError::NeedsReconnect)
 }
 
-async fn stored_or_refreshed(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
-    let row = stored_tokens(state, user).await?;
+async fn stored_or_refreshed(
+    state: &AppState,
+    adviser: AdviserId,
+) -> Result<AccessToken, TokenError> {
+    let row = stored_tokens(state, adviser).await?;
     let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     match (access, expires_at) {
@@ -88,31 +94,32 @@ async fn stored_or_refreshed(state: &AppState, user: AdviserId) -> Result<Access
         {
             Ok(AccessToken::new(state.settings.encryption_key.decrypt(
                 &access,
-                &secret_context("access_token", user.0),
+                &secret_context("access_token", adviser.0),
             )?))
         }
-        _ => refresh(state, user, None).await,
+        _ => refresh(state, adviser, None).await,
     }
 }
 
 /// Runs `call` with a fresh token; on a 401 refreshes once and retries.
 pub async fn with_token<T, F, Fut>(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     call: F,
 ) -> Result<T, TokenError>
 where
     F: Fn(AccessToken) -> Fut,
     Fut: Future<Output = Result<T, calendly::Error>>,
 {
-    if let Some(reset_secs) = state.limits.wait_secs(user.0, state.clock.now_ms()) {
+    if let Some(reset_secs) = state.limits.wait_secs(adviser.0, state.clock.now_ms()) {
         return Err(calendly::Error::RateLimited { reset_secs }.into());
     }
-    let token = access_token(state, user).await?;
+    let token = access_token(state, adviser).await?;
     let used = token.expose_secret().to_owned();
     let result = match call(token).await {
         Err(calendly::Error::Unauthorized { .. }) => {
-            let token = readable(state, user, refresh(state, user, Some(&used)).await).await?;
+            let token =
+                readable(state, adviser, refresh(state, adviser, Some(&used)).await).await?;
             call(token).await
         }
         other => other,
@@ -120,14 +127,14 @@ where
     if let Err(calendly::Error::RateLimited { reset_secs }) = &result {
         state
             .limits
-            .rate_limited(user.0, state.clock.now_ms(), *reset_secs);
+            .rate_limited(adviser.0, state.clock.now_ms(), *reset_secs);
         state.metrics.inc(
             "calendly_rate_limited_total",
             "Calendly 429 answers (calls then wait for the reset).",
             &[],
         );
         tracing::warn!(
-            user_id = user.0,
+            user_id = adviser.0,
             reset_secs,
             "Calendly rate limit reached; backing off"
         );
@@ -157,17 +164,17 @@ const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 /// by a conditional UPDATE. The rotated pair is saved as soon as Calendly answers.
 async fn refresh(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     rejected: Option<&str>,
 ) -> Result<AccessToken, TokenError> {
-    let lock = state.locks.for_key(user.0);
+    let lock = state.locks.for_key(adviser.0);
     let _guard = lock.lock().await;
     let waited = std::time::Instant::now();
     loop {
-        if let Some(token) = usable_token(state, user, rejected).await? {
+        if let Some(token) = usable_token(state, adviser, rejected).await? {
             return Ok(token);
         }
-        if claim_refresh_lease(state, user).await? {
+        if claim_refresh_lease(state, adviser).await? {
             break;
         }
         if waited.elapsed() > REFRESH_WAIT {
@@ -176,10 +183,10 @@ async fn refresh(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     // Another instance may have finished just before the lease was ours.
-    let (result, released) = match usable_token(state, user, rejected).await {
+    let (result, released) = match usable_token(state, adviser, rejected).await {
         Ok(Some(token)) => (Ok(token), false),
         Ok(None) => {
-            let refreshed = refresh_leased(state, user).await;
+            let refreshed = refresh_leased(state, adviser).await;
             let saved = refreshed.is_ok();
             (refreshed, saved) // saving the rotated pair released the lease
         }
@@ -189,7 +196,7 @@ async fn refresh(
         let _ = sqlx::query(
             "UPDATE calendar_connections SET refresh_lease_until = NULL WHERE user_id = $1",
         )
-        .bind(user.0)
+        .bind(adviser.0)
         .execute(state.db.pool())
         .await;
     }
@@ -199,17 +206,17 @@ async fn refresh(
 /// The stored access token, if it is good for a while yet and is not the one Calendly rejected.
 async fn usable_token(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     rejected: Option<&str>,
 ) -> Result<Option<AccessToken>, TokenError> {
-    let row = stored_tokens(state, user).await?;
+    let row = stored_tokens(state, adviser).await?;
     let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     if let (Some(access), Some(expires_at)) = (&access, expires_at) {
         let current = state
             .settings
             .encryption_key
-            .decrypt(access, &secret_context("access_token", user.0))?;
+            .decrypt(access, &secret_context("access_token", adviser.0))?;
         if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms()
             && rejected != Some(current.as_str())
         {
@@ -220,14 +227,14 @@ async fn usable_token(
 }
 
 /// Takes the refresh lease unless another instance holds it.
-async fn claim_refresh_lease(state: &AppState, user: AdviserId) -> Result<bool, sqlx::Error> {
+async fn claim_refresh_lease(state: &AppState, adviser: AdviserId) -> Result<bool, sqlx::Error> {
     let now = state.clock.now_ms();
     let claimed = sqlx::query(
         "UPDATE calendar_connections SET refresh_lease_until = $1 WHERE user_id = $2 AND status = 'connected' \
          AND (refresh_lease_until IS NULL OR refresh_lease_until <= $3)",
     )
     .bind(now + REFRESH_LEASE_MS)
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(now)
     .execute(state.db.pool())
     .await?;
@@ -235,15 +242,15 @@ async fn claim_refresh_lease(state: &AppState, user: AdviserId) -> Result<bool, 
 }
 
 /// The refresh itself, under the lease; every write releases it.
-async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken, TokenError> {
+async fn refresh_leased(state: &AppState, adviser: AdviserId) -> Result<AccessToken, TokenError> {
     let key = &state.settings.encryption_key;
-    let row = stored_tokens(state, user).await?;
+    let row = stored_tokens(state, adviser).await?;
     let (status, _, refresh_enc, _) = row.ok_or(TokenError::NotConnected)?;
     check_status(&status)?;
     let now = state.clock.now_ms();
-    if let Err(wait) = state.limits.take_token_request(user.0, now) {
+    if let Err(wait) = state.limits.take_token_request(adviser.0, now) {
         tracing::warn!(
-            user_id = user.0,
+            user_id = adviser.0,
             wait,
             "token request limit reached (8 per minute); waiting"
         );
@@ -251,7 +258,7 @@ async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken
     }
     let refresh_token = RefreshToken::new(key.decrypt(
         &refresh_enc.ok_or(TokenError::NotConnected)?,
-        &secret_context("refresh_token", user.0),
+        &secret_context("refresh_token", adviser.0),
     )?);
     let outcome = |o: &'static str| {
         state.metrics.inc(
@@ -262,14 +269,14 @@ async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken
     };
     match state.calendly.oauth.refresh(&refresh_token).await {
         Ok(tokens) => {
-            let access = keep_rotated(state, user, tokens, now).await?;
+            let access = keep_rotated(state, adviser, tokens, now).await?;
             outcome("ok");
             Ok(access)
         }
         Err(err) if err.is_invalid_grant() => {
-            super::store::mark_needs_reconnect(&state.db, user, now).await?;
+            super::store::mark_needs_reconnect(&state.db, adviser, now).await?;
             tracing::warn!(
-                user_id = user.0,
+                user_id = adviser.0,
                 "Calendly refused the refresh token: connection needs reconnect"
             );
             outcome("invalid_grant");
@@ -288,11 +295,11 @@ async fn refresh_leased(state: &AppState, user: AdviserId) -> Result<AccessToken
 /// must not outlive the connection: they are revoked.
 async fn keep_rotated(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     tokens: calendly::oauth::TokenSet,
     now: i64,
 ) -> Result<AccessToken, TokenError> {
-    if save_rotated(state, user, &tokens, now).await? {
+    if save_rotated(state, adviser, &tokens, now).await? {
         return Ok(tokens.access_token);
     }
     let oauth = &state.calendly.oauth;
@@ -306,18 +313,18 @@ async fn keep_rotated(
 /// retried for a while before the pair is given up.
 async fn save_rotated(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     tokens: &calendly::oauth::TokenSet,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let key = &state.settings.encryption_key;
     let access = key.encrypt(
         tokens.access_token.expose_secret(),
-        &secret_context("access_token", user.0),
+        &secret_context("access_token", adviser.0),
     );
     let refresh = key.encrypt(
         tokens.refresh_token.expose_secret(),
-        &secret_context("refresh_token", user.0),
+        &secret_context("refresh_token", adviser.0),
     );
     let organization = tokens.organization.as_ref().map(|o| o.as_str().to_owned());
     let mut attempt = 0;
@@ -330,7 +337,7 @@ async fn save_rotated(
         .bind(&refresh)
         .bind(now + tokens.expires_in * 1000)
         .bind(now)
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(organization.as_deref())
         .execute(state.db.pool())
         .await;
@@ -338,11 +345,11 @@ async fn save_rotated(
             Ok(done) => return Ok(done.rows_affected() == 1),
             Err(err) if attempt < 20 => {
                 attempt += 1;
-                tracing::warn!(user_id = user.0, error = %err, attempt, "saving rotated Calendly tokens failed; retrying");
+                tracing::warn!(user_id = adviser.0, error = %err, attempt, "saving rotated Calendly tokens failed; retrying");
                 tokio::time::sleep(std::time::Duration::from_millis(500 * attempt.min(6))).await;
             }
             Err(err) => {
-                tracing::error!(user_id = user.0, error = %err, "rotated Calendly tokens could not be saved: the adviser will need to reconnect");
+                tracing::error!(user_id = adviser.0, error = %err, "rotated Calendly tokens could not be saved: the adviser will need to reconnect");
                 return Err(err);
             }
         }

@@ -68,7 +68,7 @@ pub struct Observation<'a> {
 /// (the envelope's `created_at` for webhooks, the sync time for sync).
 pub async fn apply_invitee(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     seen: Observation<'_>,
     source: Source,
     now_ms: i64,
@@ -79,25 +79,25 @@ pub async fn apply_invitee(
         invitee,
         event,
     } = seen;
-    lock_adviser_meetings(conn, user).await?;
-    let (meeting_id, meeting_status) = upsert_meeting(conn, user, event, source, now_ms).await?;
+    lock_adviser_meetings(conn, adviser).await?;
+    let (meeting_id, meeting_status) = upsert_meeting(conn, adviser, event, source, now_ms).await?;
 
     let canceled = change == InviteeChange::Canceled || invitee.status == Status::Canceled;
-    upsert_attendee(conn, user, meeting_id, seen, now_ms).await?;
+    upsert_attendee(conn, adviser, meeting_id, seen, now_ms).await?;
     if matches!(
         change,
         InviteeChange::NoShowMarked | InviteeChange::NoShowCleared
     ) {
-        set_no_show(conn, user, change, observed_at, invitee).await?;
+        set_no_show(conn, adviser, change, observed_at, invitee).await?;
     }
     // A new invitee that replaces an old one means the old one was canceled by a reschedule,
     // even if that cancel delivery has not arrived (yet).
     if let Some(old) = &invitee.old_invitee {
-        mark_rescheduled(conn, user, old.as_str(), invitee.uri.as_str()).await?;
+        mark_rescheduled(conn, adviser, old.as_str(), invitee.uri.as_str()).await?;
     }
 
     let mut touched = vec![meeting_id];
-    touched.extend(linked_meetings(conn, user, meeting_id, invitee).await?);
+    touched.extend(linked_meetings(conn, adviser, meeting_id, invitee).await?);
     // The common case — an active invitee, no reschedule links, joining a meeting that is
     // active — cannot change the meeting's derived state: only the change is recorded.
     let nothing_to_derive = !canceled
@@ -112,9 +112,9 @@ pub async fn apply_invitee(
     let mut seq = 0;
     for id in &touched {
         let changed = if nothing_to_derive {
-            record_change(conn, user, *id, now_ms).await?
+            record_change(conn, adviser, *id, now_ms).await?
         } else {
-            refresh_meeting(conn, user, *id, now_ms).await?
+            refresh_meeting(conn, adviser, *id, now_ms).await?
         };
         seq = seq.max(changed);
     }
@@ -125,7 +125,7 @@ pub async fn apply_invitee(
 /// `rescheduled` flag and links only ever get set).
 async fn upsert_attendee(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     meeting_id: i64,
     seen: Observation<'_>,
     now_ms: i64,
@@ -161,7 +161,7 @@ async fn upsert_attendee(
              reschedule_url = COALESCE(excluded.reschedule_url, attendees.reschedule_url)",
     )
     .bind(meeting_id)
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(invitee.uri.as_str())
     .bind(&invitee.name)
     .bind(&invitee.email)
@@ -193,7 +193,7 @@ async fn upsert_attendee(
 /// No-show follows the newest envelope time.
 async fn set_no_show(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     change: InviteeChange,
     observed_at: &chrono::DateTime<chrono::Utc>,
     invitee: &Invitee,
@@ -203,7 +203,7 @@ async fn set_no_show(
     )
     .bind(i64::from(change == InviteeChange::NoShowMarked))
     .bind(micros(observed_at))
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(invitee.uri.as_str())
     .execute(&mut *conn)
     .await?;
@@ -213,7 +213,7 @@ async fn set_no_show(
 /// The old invitee `old` was canceled by a reschedule to `new`.
 async fn mark_rescheduled(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     old: &str,
     new: &str,
 ) -> Result<(), sqlx::Error> {
@@ -221,7 +221,7 @@ async fn mark_rescheduled(
         "UPDATE attendees SET status = 'canceled', rescheduled = 1, new_invitee_uri = COALESCE(new_invitee_uri, $1) WHERE user_id = $2 AND invitee_uri = $3",
     )
     .bind(new)
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(old)
     .execute(&mut *conn)
     .await?;
@@ -234,7 +234,7 @@ async fn mark_rescheduled(
 /// a link not made yet) never erases one already known.
 async fn upsert_meeting(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     event: &ScheduledEvent,
     source: Source,
     now_ms: i64,
@@ -260,7 +260,7 @@ async fn upsert_meeting(
          RETURNING id, status"
     );
     let (id, status): (i64, String) = sqlx::query_as(&sql)
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(event.uri.as_str())
         .bind(
             event
@@ -292,11 +292,11 @@ async fn upsert_meeting(
 /// something the page shows changed; returns its sequence number.
 pub async fn refresh_event(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     event: &ScheduledEvent,
     now_ms: i64,
 ) -> Result<Option<Applied>, sqlx::Error> {
-    lock_adviser_meetings(conn, user).await?;
+    lock_adviser_meetings(conn, adviser).await?;
     type Shown = (
         String,
         Option<String>,
@@ -308,23 +308,23 @@ pub async fn refresh_event(
     );
     const SHOWN: &str = "SELECT title, location, join_url, location_status, start_at, end_at, guests FROM meetings WHERE user_id = $1 AND event_uri = $2";
     let before: Option<Shown> = sqlx::query_as(SHOWN)
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(event.uri.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     if before.is_none() {
         return Ok(None); // not ours (yet): the invitees' sync creates it
     }
-    let (meeting_id, _) = upsert_meeting(conn, user, event, Source::Sync, now_ms).await?;
+    let (meeting_id, _) = upsert_meeting(conn, adviser, event, Source::Sync, now_ms).await?;
     let after: Option<Shown> = sqlx::query_as(SHOWN)
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(event.uri.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     if after == before {
         return Ok(None);
     }
-    let seq = record_change(conn, user, meeting_id, now_ms).await?;
+    let seq = record_change(conn, adviser, meeting_id, now_ms).await?;
     Ok(Some(Applied { meeting_id, seq }))
 }
 
@@ -418,7 +418,7 @@ fn describe_location_kind(kind: &str) -> String {
 /// grow with how many meetings the adviser has.
 async fn linked_meetings(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     meeting_id: i64,
     invitee: &Invitee,
 ) -> Result<Vec<i64>, sqlx::Error> {
@@ -430,7 +430,7 @@ async fn linked_meetings(
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT meeting_id FROM attendees WHERE user_id = $1 AND invitee_uri = $2",
         )
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(uri.as_str())
         .fetch_optional(&mut *conn)
         .await?;
@@ -440,7 +440,7 @@ async fn linked_meetings(
         "SELECT meeting_id FROM attendees WHERE user_id = $1 AND old_invitee_uri = $2 \
          UNION SELECT meeting_id FROM attendees WHERE user_id = $1 AND new_invitee_uri = $2",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(invitee.uri.as_str())
     .fetch_all(&mut *conn)
     .await?;
@@ -454,7 +454,7 @@ async fn linked_meetings(
 /// Derives a meeting's status and reschedule links from its attendees, and records a change.
 async fn refresh_meeting(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     meeting_id: i64,
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
@@ -471,8 +471,8 @@ async fn refresh_meeting(
         moved_to,
         moved_from,
     } = derive(&attendees);
-    let to_event = event_of_invitee(conn, user, moved_to).await?;
-    let from_event = event_of_invitee(conn, user, moved_from).await?;
+    let to_event = event_of_invitee(conn, adviser, moved_to).await?;
+    let from_event = event_of_invitee(conn, adviser, moved_from).await?;
     let changed = sqlx::query(
         "UPDATE meetings SET status = $1, canceled_by = $2, cancel_reason = $3, canceler_type = $4, rescheduled_to = $5, \
              rescheduled_from = $6, updated_at = $7 \
@@ -490,7 +490,7 @@ async fn refresh_meeting(
     .execute(&mut *conn)
     .await?;
     let _ = changed;
-    record_change(conn, user, meeting_id, now_ms).await
+    record_change(conn, adviser, meeting_id, now_ms).await
 }
 
 /// Taken first by every transaction that changes an adviser's meetings, and held until it ends
@@ -506,11 +506,11 @@ async fn refresh_meeting(
 /// transaction takes it once.
 async fn lock_adviser_meetings(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
 ) -> Result<(), sqlx::Error> {
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT 1 AS locked FROM pg_advisory_xact_lock(1634, ($1 % 2147483647)::int)")
-            .bind(user.0)
+            .bind(adviser.0)
             .execute(&mut *conn)
             .await?;
     }
@@ -520,14 +520,14 @@ async fn lock_adviser_meetings(
 /// Appends to the change log the live stream reads; returns the change's sequence number.
 async fn record_change(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     meeting_id: i64,
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
     let (seq,): (i64,) = sqlx::query_as(
         "INSERT INTO meeting_changes (user_id, meeting_id, at) VALUES ($1, $2, $3) RETURNING seq",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(meeting_id)
     .bind(now_ms)
     .fetch_one(&mut *conn)
@@ -537,7 +537,7 @@ async fn record_change(
 
 async fn event_of_invitee(
     conn: &mut AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     invitee: Option<&str>,
 ) -> Result<Option<String>, sqlx::Error> {
     let Some(invitee) = invitee else {
@@ -546,7 +546,7 @@ async fn event_of_invitee(
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT m.event_uri FROM attendees a JOIN meetings m ON m.id = a.meeting_id WHERE a.user_id = $1 AND a.invitee_uri = $2",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(invitee)
     .fetch_optional(&mut *conn)
     .await?;

@@ -197,11 +197,11 @@ pub async fn has_invitee(db: &Db, adviser: AdviserId, invitee_uri: &str) -> sqlx
 /// one count per list and one query for all their attendees.
 pub async fn list_for_user(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     now_ms: i64,
     query: &MeetingsQuery,
 ) -> Result<MeetingsPage, sqlx::Error> {
-    read_page(db, user, now_ms, query, None).await
+    read_page(db, adviser, now_ms, query, None).await
 }
 
 /// At most this many changed meetings are looked up one by one; more, and the page reloads its
@@ -214,7 +214,7 @@ pub const MAX_CHANGED: usize = 100;
 /// adviser's own meetings are ever read: another adviser's id finds nothing.
 pub async fn changed_in_view(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     now_ms: i64,
     query: &MeetingsQuery,
     changed: &[i64],
@@ -223,12 +223,12 @@ pub async fn changed_in_view(
     changed.sort_unstable();
     changed.dedup();
     changed.truncate(MAX_CHANGED);
-    read_page(db, user, now_ms, query, Some(&changed)).await
+    read_page(db, adviser, now_ms, query, Some(&changed)).await
 }
 
 async fn read_page(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     now_ms: i64,
     query: &MeetingsQuery,
     only: Option<&[i64]>,
@@ -246,7 +246,7 @@ async fn read_page(
             search: search.as_deref(),
             only,
         };
-        let (rows, total) = one_list(db, user, list_read).await?;
+        let (rows, total) = one_list(db, adviser, list_read).await?;
         read.push((list.slot, rows, total));
     }
     let ids: Vec<i64> = read
@@ -340,12 +340,12 @@ fn list_sql(read: &ListRead) -> (String, String) {
 /// One list's rows and how many match in all.
 async fn one_list(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     read: ListRead<'_>,
 ) -> Result<(Vec<Row>, i64), sqlx::Error> {
     let (rows_sql, count_sql) = list_sql(&read);
-    let mut rows = sqlx::query_as::<_, Row>(&rows_sql).bind(user.0);
-    let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(user.0);
+    let mut rows = sqlx::query_as::<_, Row>(&rows_sql).bind(adviser.0);
+    let mut count = sqlx::query_as::<_, (i64,)>(&count_sql).bind(adviser.0);
     if read.list.when != When::Any {
         rows = rows.bind(read.now_ms);
         count = count.bind(read.now_ms);
@@ -483,21 +483,21 @@ fn meeting_row(r: Row, attendees: Vec<AttendeeRow>) -> MeetingRow {
 /// Changes after `seq` for this adviser, oldest first: `(seq, meeting_id)`.
 pub async fn changes_since(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     seq: i64,
 ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT seq, meeting_id FROM meeting_changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(seq)
         .fetch_all(db.pool())
         .await
 }
 
 /// The adviser's newest change sequence number (0 if none).
-pub async fn latest_change(db: &Db, user: AdviserId) -> Result<i64, sqlx::Error> {
+pub async fn latest_change(db: &Db, adviser: AdviserId) -> Result<i64, sqlx::Error> {
     let (seq,): (Option<i64>,) =
         sqlx::query_as("SELECT MAX(seq) FROM meeting_changes WHERE user_id = $1")
-            .bind(user.0)
+            .bind(adviser.0)
             .fetch_one(db.pool())
             .await?;
     Ok(seq.unwrap_or(0))

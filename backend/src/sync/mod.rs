@@ -48,28 +48,28 @@ pub struct SyncReport {
 }
 
 /// Runs the backfill in the background (after connecting).
-pub fn spawn_sync(state: AppState, user: AdviserId) {
+pub fn spawn_sync(state: AppState, adviser: AdviserId) {
     tokio::spawn(async move {
-        if let Err(err) = sync_connection(&state, user, SyncKind::Backfill).await {
-            tracing::warn!(user_id = user.0, error = %err, "sync failed");
+        if let Err(err) = sync_connection(&state, adviser, SyncKind::Backfill).await {
+            tracing::warn!(user_id = adviser.0, error = %err, "sync failed");
         }
     });
 }
 
 /// Re-reads the adviser's events in the sync window and applies what changed; records the time
 /// and result on the connection. A sync that paused (or hit a 429) resumes from its cursor.
-#[tracing::instrument(skip_all, fields(user_id = user.0, kind = ?kind))]
+#[tracing::instrument(skip_all, fields(user_id = adviser.0, kind = ?kind))]
 pub async fn sync_connection(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     kind: SyncKind,
 ) -> Result<SyncReport, TokenError> {
-    let result = sync_inner(state, user, kind).await;
+    let result = sync_inner(state, adviser, kind).await;
     if let Err(TokenError::Calendly(e)) = &result {
         if !e.is_transient() {
             // Calendly refused this sync's request (say, a page token it no longer accepts):
             // the next one starts afresh rather than repeating it.
-            save_cursor(&state.db, user, None).await?;
+            save_cursor(&state.db, adviser, None).await?;
         }
     }
     let now = state.clock.now_ms();
@@ -107,27 +107,27 @@ pub async fn sync_connection(
         completed,
         resume_at,
     };
-    connections::record_sync(&state.db, user, outcome).await?;
+    connections::record_sync(&state.db, adviser, outcome).await?;
     result
 }
 
 async fn sync_inner(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     kind: SyncKind,
 ) -> Result<SyncReport, TokenError> {
-    let connection = connections::load(&state.db, user)
+    let connection = connections::load(&state.db, adviser)
         .await?
         .ok_or(TokenError::NotConnected)?;
     let user_uri = CalendlyUserUri::parse(&connection.calendly_user_uri)
         .map_err(|e| calendly::Error::Decode(e.to_string()))?;
     let now = state.clock.now();
-    let saved = load_cursor(&state.db, user).await?;
+    let saved = load_cursor(&state.db, adviser).await?;
     let mut cursor = Cursor::resume_or_start(saved, kind, now);
     let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or(now);
     let mut report = SyncReport::default();
     for _ in 0..MAX_PAGES {
-        save_cursor(&state.db, user, Some(&cursor)).await?;
+        save_cursor(&state.db, adviser, Some(&cursor)).await?;
         let request = ListScheduledEvents {
             user: Some(user_uri.clone()),
             min_start_time: Some(time(cursor.min_start_ms)),
@@ -137,12 +137,12 @@ async fn sync_inner(
             page_token: cursor.page_token.clone(),
             ..Default::default()
         };
-        let page = with_token(state, user, |t| {
+        let page = with_token(state, adviser, |t| {
             let request = request.clone();
             async move { state.calendly.api.list_scheduled_events(&t, &request).await }
         })
         .await?;
-        let stored = stored_versions(state, user, &page.collection).await?;
+        let stored = stored_versions(state, adviser, &page.collection).await?;
         let mut pace_now = pace(page.rate_limit);
         for event in &page.collection {
             report.events += 1;
@@ -158,17 +158,17 @@ async fn sync_inner(
                 return Ok(report);
             }
             report.events_read += 1;
-            pace_now = sync_event_invitees(state, user, event, &mut report).await?;
+            pace_now = sync_event_invitees(state, adviser, event, &mut report).await?;
         }
         match page.next_page_token.filter(|_| !page.collection.is_empty()) {
             Some(next) => cursor.page_token = Some(next),
             None => {
-                save_cursor(&state.db, user, None).await?;
+                save_cursor(&state.db, adviser, None).await?;
                 return Ok(report);
             }
         }
         if let Pace::Pause { resume_in_secs } = pace(page.rate_limit).max_with(pace_now) {
-            save_cursor(&state.db, user, Some(&cursor)).await?;
+            save_cursor(&state.db, adviser, Some(&cursor)).await?;
             report.paused_for_secs = Some(resume_in_secs);
             return Ok(report);
         }
@@ -195,7 +195,7 @@ impl Pace {
 /// of invitees allows.
 async fn sync_event_invitees(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     event: &ScheduledEvent,
     report: &mut SyncReport,
 ) -> Result<Pace, TokenError> {
@@ -207,7 +207,7 @@ async fn sync_event_invitees(
             page_token: invitee_page.clone(),
             ..Default::default()
         };
-        let invitees = with_token(state, user, |t| {
+        let invitees = with_token(state, adviser, |t| {
             let request = request.clone();
             let uri = event.uri.clone();
             async move {
@@ -222,7 +222,7 @@ async fn sync_event_invitees(
         last_pace = pace(invitees.rate_limit);
         for invitee in &invitees.collection {
             report.invitees += 1;
-            if apply_synced_invitee(state, user, invitee, event).await? {
+            if apply_synced_invitee(state, adviser, invitee, event).await? {
                 report.applied += 1;
             }
         }
@@ -241,11 +241,11 @@ async fn sync_event_invitees(
 /// stored exactly so. Returns whether anything was applied.
 async fn apply_synced_invitee(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     invitee: &calendly::Invitee,
     event: &ScheduledEvent,
 ) -> Result<bool, TokenError> {
-    let known = known_invitee(state, user, invitee).await?;
+    let known = known_invitee(state, adviser, invitee).await?;
     let canceled = invitee.status == Status::Canceled;
     let no_show = invitee.no_show.is_some();
     let status_current = known.as_ref().is_some_and(|k| {
@@ -280,11 +280,11 @@ async fn apply_synced_invitee(
             invitee,
             event,
         };
-        let applied = apply_invitee(&mut tx, user, seen, Source::Sync, now).await?;
+        let applied = apply_invitee(&mut tx, adviser, seen, Source::Sync, now).await?;
         seq = applied.seq;
     }
     tx.commit().await?;
-    state.live.committed(state.db.kind(), user, seq);
+    state.live.committed(state.db.kind(), adviser, seq);
     Ok(true)
 }
 
@@ -298,14 +298,14 @@ struct KnownInvitee {
 
 async fn known_invitee(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     invitee: &calendly::Invitee,
 ) -> Result<Option<KnownInvitee>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.status, a.no_show, m.calendly_updated_at FROM attendees a JOIN meetings m ON m.id = a.meeting_id \
          WHERE a.user_id = $1 AND a.invitee_uri = $2",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(invitee.uri.as_str())
     .fetch_optional(state.db.pool())
     .await
@@ -314,7 +314,7 @@ async fn known_invitee(
 /// What we hold of the page's events that we already know (one query per page).
 async fn stored_versions(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
     events: &[ScheduledEvent],
 ) -> Result<HashMap<String, StoredEvent>, sqlx::Error> {
     if events.is_empty() {
@@ -327,7 +327,7 @@ async fn stored_versions(
          FROM meetings m WHERE m.user_id = $1 AND m.event_uri IN ({})",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(user.0);
+    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(adviser.0);
     for event in events {
         query = query.bind(event.uri.as_str());
     }
@@ -350,10 +350,10 @@ async fn stored_versions(
 /// Conference links Calendly makes after the booking arrive without any webhook (and perhaps
 /// without a new `updated_at`): each upcoming meeting still waiting for one is read again.
 /// Returns how many meetings got their link.
-#[tracing::instrument(skip_all, fields(user_id = user.0))]
+#[tracing::instrument(skip_all, fields(user_id = adviser.0))]
 pub async fn check_conference_links(
     state: &AppState,
-    user: AdviserId,
+    adviser: AdviserId,
 ) -> Result<usize, TokenError> {
     let kinds: Vec<String> = (0..CONFERENCE_KINDS.len())
         .map(|i| format!("${}", i + 4))
@@ -365,7 +365,7 @@ pub async fn check_conference_links(
         kinds.join(", ")
     );
     let mut query = sqlx::query_as::<_, (String,)>(&sql)
-        .bind(user.0)
+        .bind(adviser.0)
         .bind(state.clock.now_ms())
         .bind(MAX_LINK_CHECKS);
     for kind in CONFERENCE_KINDS {
@@ -377,7 +377,7 @@ pub async fn check_conference_links(
         let Ok(uri) = ScheduledEventUri::parse(&uri) else {
             continue;
         };
-        let event = match with_token(state, user, |t| {
+        let event = match with_token(state, adviser, |t| {
             let uri = uri.clone();
             async move { state.calendly.api.get_scheduled_event(&t, &uri).await }
         })
@@ -396,10 +396,10 @@ pub async fn check_conference_links(
             continue;
         }
         let mut tx = state.db.begin_write().await?;
-        let applied = refresh_event(&mut tx, user, &event, state.clock.now_ms()).await?;
+        let applied = refresh_event(&mut tx, adviser, &event, state.clock.now_ms()).await?;
         tx.commit().await?;
         if let Some(applied) = applied {
-            state.live.committed(state.db.kind(), user, applied.seq);
+            state.live.committed(state.db.kind(), adviser, applied.seq);
             linked += 1;
         }
     }
@@ -407,8 +407,8 @@ pub async fn check_conference_links(
 }
 
 /// Where an unfinished sync stopped, if one did (an unreadable cursor starts over).
-async fn load_cursor(db: &crate::Db, user: AdviserId) -> Result<Option<Cursor>, sqlx::Error> {
-    Ok(connections::load_sync_cursor(db, user)
+async fn load_cursor(db: &crate::Db, adviser: AdviserId) -> Result<Option<Cursor>, sqlx::Error> {
+    Ok(connections::load_sync_cursor(db, adviser)
         .await?
         .and_then(|json| serde_json::from_str(&json).ok()))
 }
@@ -416,9 +416,9 @@ async fn load_cursor(db: &crate::Db, user: AdviserId) -> Result<Option<Cursor>, 
 /// Saves (or, with `None`, clears) the cursor of the sync in progress.
 async fn save_cursor(
     db: &crate::Db,
-    user: AdviserId,
+    adviser: AdviserId,
     cursor: Option<&Cursor>,
 ) -> Result<(), sqlx::Error> {
     let json = cursor.and_then(|c| serde_json::to_string(c).ok());
-    connections::save_sync_cursor(db, user, json.as_deref()).await
+    connections::save_sync_cursor(db, adviser, json.as_deref()).await
 }

@@ -41,8 +41,8 @@ pub fn must_wait(last_manual_at: Option<i64>, now_ms: i64) -> Option<i64> {
     (wait > 0).then_some(wait)
 }
 
-pub async fn sync_now(state: &AppState, user: AdviserId) -> Result<SyncNow, sqlx::Error> {
-    let Some(connection) = connections::load(&state.db, user).await? else {
+pub async fn sync_now(state: &AppState, adviser: AdviserId) -> Result<SyncNow, sqlx::Error> {
+    let Some(connection) = connections::load(&state.db, adviser).await? else {
         return Ok(SyncNow::NotConnected);
     };
     match connection.status {
@@ -51,18 +51,18 @@ pub async fn sync_now(state: &AppState, user: AdviserId) -> Result<SyncNow, sqlx
         _ => return Ok(SyncNow::NotConnected),
     }
     let now = state.clock.now_ms();
-    if let Some(wait_secs) = state.limits.wait_secs(user.0, now) {
+    if let Some(wait_secs) = state.limits.wait_secs(adviser.0, now) {
         return Ok(SyncNow::RateLimited { wait_secs });
     }
     // A sync keeps a cursor while it runs or is paused: a second one would only repeat its work.
-    if connections::sync_state(&state.db, user)
+    if connections::sync_state(&state.db, adviser)
         .await?
         .is_some_and(|s| s.has_cursor == 1)
     {
         return Ok(SyncNow::AlreadyRunning);
     }
-    if !connections::claim_manual_sync(&state.db, user, now, COOLDOWN_MS).await? {
-        let last = connections::manual_sync_at(&state.db, user).await?;
+    if !connections::claim_manual_sync(&state.db, adviser, now, COOLDOWN_MS).await? {
+        let last = connections::manual_sync_at(&state.db, adviser).await?;
         let wait_ms = must_wait(last, now).unwrap_or(1000);
         return Ok(SyncNow::TooSoon {
             wait_secs: (wait_ms + 999) / 1000,
@@ -74,7 +74,7 @@ pub async fn sync_now(state: &AppState, user: AdviserId) -> Result<SyncNow, sqlx
         SyncKind::Poll
     };
     let task_state = state.clone();
-    let run = tokio::spawn(async move { sync_connection(&task_state, user, kind).await });
+    let run = tokio::spawn(async move { sync_connection(&task_state, adviser, kind).await });
     match tokio::time::timeout(std::time::Duration::from_millis(WAIT_MS), run).await {
         Err(_) => Ok(SyncNow::Started),
         Ok(Err(join)) => Ok(SyncNow::Failed(join.to_string())),

@@ -38,13 +38,13 @@ pub(super) async fn store_and_process(
 ) -> Result<Receipt, Rejection> {
     let body = std::str::from_utf8(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
     let key = natural_key(envelope);
-    let user = subscription.user_id;
+    let adviser = subscription.user_id;
     let now = state.clock.now_ms();
 
     // Whether the event changes meetings is known from its name; the row is inserted with its
     // final status, since it commits (or not) together with the change it describes.
     let delivery = NewDelivery {
-        user,
+        adviser,
         subscription_id: subscription.id,
         event: &envelope.event,
         key: &key,
@@ -63,7 +63,7 @@ pub(super) async fn store_and_process(
         let Some(id) = inserted else {
             return Ok::<_, ProcessError>((None, None));
         };
-        let seq = apply(&mut tx, user, envelope, now).await?;
+        let seq = apply(&mut tx, adviser, envelope, now).await?;
         tx.commit().await?;
         Ok((Some(id), seq))
     }
@@ -73,24 +73,24 @@ pub(super) async fn store_and_process(
         Ok((None, _)) => {
             // Already stored: the log shows it arrived again. Best effort — the delivery
             // itself is safe, so a failure here must not make Calendly retry.
-            if let Err(e) = super::recent::record_duplicate(&state.db, user, &key, now).await {
+            if let Err(e) = super::recent::record_duplicate(&state.db, adviser, &key, now).await {
                 tracing::warn!(error = %e, "could not note a duplicate delivery");
             }
             Ok(Receipt {
                 delivery_id: None,
                 duplicate: true,
-                user_id: user.0,
+                user_id: adviser.0,
                 change_seq: None,
             })
         }
         Ok((Some(id), seq)) => {
             if let Some(seq) = seq {
-                state.live.committed(state.db.kind(), user, seq);
+                state.live.committed(state.db.kind(), adviser, seq);
             }
             Ok(Receipt {
                 delivery_id: Some(id),
                 duplicate: false,
-                user_id: user.0,
+                user_id: adviser.0,
                 change_seq: seq,
             })
         }
@@ -110,7 +110,7 @@ pub(super) async fn store_and_process(
                 Ok(row) => Ok(Receipt {
                     delivery_id: row,
                     duplicate: false,
-                    user_id: user.0,
+                    user_id: adviser.0,
                     change_seq: None,
                 }),
                 Err(e) => Err(Rejection::Unavailable(e)),
@@ -121,7 +121,7 @@ pub(super) async fn store_and_process(
 
 /// A verified delivery about to be stored.
 struct NewDelivery<'a> {
-    user: AdviserId,
+    adviser: AdviserId,
     subscription_id: i64,
     event: &'a str,
     key: &'a str,
@@ -145,7 +145,7 @@ impl NewDelivery<'_> {
                  processed_at, error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
         )
-        .bind(self.user.0)
+        .bind(self.adviser.0)
         .bind(self.subscription_id)
         .bind(self.event)
         .bind(self.key)
@@ -193,7 +193,7 @@ enum ProcessError {
 /// event does not change meetings (it is still stored).
 async fn apply(
     conn: &mut sqlx::AnyConnection,
-    user: AdviserId,
+    adviser: AdviserId,
     envelope: &WebhookEnvelope,
     now: i64,
 ) -> Result<Option<i64>, ProcessError> {
@@ -207,7 +207,7 @@ async fn apply(
         invitee: &payload.invitee,
         event: &payload.scheduled_event,
     };
-    let applied = apply_invitee(conn, user, seen, Source::Webhook, now).await?;
+    let applied = apply_invitee(conn, adviser, seen, Source::Webhook, now).await?;
     Ok(Some(applied.seq))
 }
 
@@ -236,7 +236,7 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
     .await?;
     let mut done = 0;
     for (id, user_id, body, attempts) in rows {
-        let user = AdviserId(user_id);
+        let adviser = AdviserId(user_id);
         let now = state.clock.now_ms();
         // Marking the row done comes first: on PostgreSQL it locks the row, so another instance
         // running the same round waits, then finds it done and skips it.
@@ -256,7 +256,7 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
             if claimed.rows_affected() != 1 {
                 return Ok(None);
             }
-            let seq = apply(&mut tx, user, &envelope, now).await?;
+            let seq = apply(&mut tx, adviser, &envelope, now).await?;
             tx.commit().await?;
             Ok(Some(seq))
         }
@@ -266,7 +266,7 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
             Ok(Some(seq)) => {
                 done += 1;
                 if let Some(seq) = seq {
-                    state.live.committed(state.db.kind(), user, seq);
+                    state.live.committed(state.db.kind(), adviser, seq);
                 }
             }
             Err(err) => {

@@ -38,8 +38,8 @@ pub async fn receive(
         "Webhook deliveries by outcome.",
         &[("outcome", outcome)],
     );
-    if let (Err(e), Some(user)) = (&result, routed_to) {
-        note_refusal(shared, user, e);
+    if let (Err(e), Some(adviser)) = (&result, routed_to) {
+        note_refusal(shared, adviser, e);
     }
     match &result {
         Err(e @ Rejection::WrongUser { .. }) => {
@@ -58,7 +58,7 @@ pub async fn receive(
 /// retired routes have no adviser to tell, and an unavailable database cannot be written to.
 /// Bounded before the database is touched ([`super::RefusalNotes`]), written on the shared pool
 /// after the answer, so a flood of bad requests costs no ingest connection and no write lock.
-fn note_refusal(shared: &AppState, user: crate::accounts::AdviserId, rejection: &Rejection) {
+fn note_refusal(shared: &AppState, adviser: crate::accounts::AdviserId, rejection: &Rejection) {
     if matches!(
         rejection,
         Rejection::UnknownRoute | Rejection::RetiredRoute | Rejection::Unavailable(_)
@@ -66,13 +66,13 @@ fn note_refusal(shared: &AppState, user: crate::accounts::AdviserId, rejection: 
         return;
     }
     let now = shared.clock.now_ms();
-    if !shared.refusal_notes.take(user.0, now) {
+    if !shared.refusal_notes.take(adviser.0, now) {
         return;
     }
     let db = shared.db.clone();
     let reason = rejection.reason();
     tokio::spawn(async move {
-        if let Err(e) = super::recent::record_refusal(&db, user, now, reason).await {
+        if let Err(e) = super::recent::record_refusal(&db, adviser, now, reason).await {
             tracing::warn!(error = %e, "could not note a refused delivery");
         }
     });

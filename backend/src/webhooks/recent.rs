@@ -39,13 +39,13 @@ pub struct RefusalNotes(
 
 impl RefusalNotes {
     /// Takes one of this minute's notes for `user`; false when they are used up.
-    pub fn take(&self, user: i64, now_ms: i64) -> bool {
+    pub fn take(&self, adviser: i64, now_ms: i64) -> bool {
         let minute = now_ms.div_euclid(60_000);
         let mut notes = self.0.lock().expect("refusal notes");
         if notes.len() > 10_000 {
             notes.retain(|_, (m, _)| *m == minute);
         }
-        let (at, count) = notes.entry(user).or_insert((minute, 0));
+        let (at, count) = notes.entry(adviser).or_insert((minute, 0));
         if *at != minute {
             *at = minute;
             *count = 0;
@@ -58,13 +58,13 @@ impl RefusalNotes {
 /// The newest `limit` entries, newest first.
 pub async fn delivery_log(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     limit: i64,
 ) -> Result<Vec<LogEntry>, sqlx::Error> {
     let stored: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT received_at, event, status FROM webhook_deliveries WHERE user_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
@@ -72,14 +72,14 @@ pub async fn delivery_log(
         "SELECT last_duplicate_at, event, duplicates FROM webhook_deliveries \
          WHERE user_id = $1 AND last_duplicate_at IS NOT NULL ORDER BY last_duplicate_at DESC, id DESC LIMIT $2",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
     let refused: Vec<(i64, String)> = sqlx::query_as(
         "SELECT at, reason FROM webhook_refusals WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
@@ -115,7 +115,7 @@ fn newest_first(entries: impl Iterator<Item = LogEntry>, limit: usize) -> Vec<Lo
 /// Notes that a stored delivery arrived again.
 pub async fn record_duplicate(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     natural_key: &str,
     at: i64,
 ) -> Result<(), sqlx::Error> {
@@ -123,7 +123,7 @@ pub async fn record_duplicate(
         "UPDATE webhook_deliveries SET duplicates = duplicates + 1, last_duplicate_at = $1 WHERE user_id = $2 AND natural_key = $3",
     )
     .bind(at)
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(natural_key)
     .execute(db.pool())
     .await?;
@@ -135,7 +135,7 @@ pub async fn record_duplicate(
 /// instance also bounds itself in memory first).
 pub async fn record_refusal(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     at: i64,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
@@ -143,7 +143,7 @@ pub async fn record_refusal(
         "INSERT INTO webhook_refusals (user_id, at, reason) SELECT $1, $2, $3 \
          WHERE (SELECT COUNT(*) FROM webhook_refusals WHERE user_id = $1 AND at > $4) < $5",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(at)
     .bind(reason)
     .bind(at - 60_000)

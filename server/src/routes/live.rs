@@ -33,7 +33,7 @@ const CATCH_UP_RETRY: Duration = Duration::from_secs(3);
 struct Cursor {
     db: backend::Db,
     clock: backend::Clock,
-    user: AdviserId,
+    adviser: AdviserId,
     /// This adviser's signals (and the instance's resyncs) only: other advisers' changes never
     /// wake this stream.
     watch: AdviserWatch,
@@ -97,7 +97,7 @@ pub async fn stream(State(state): State<AppState>, who: SignedIn, headers: Heade
         watch,
         db: state.db.clone(),
         clock: state.clock.clone(),
-        user: who.adviser.id,
+        adviser: who.adviser.id,
         session_token: who.session_token,
         seen,
         started: false,
@@ -138,7 +138,7 @@ async fn session_recheck_at(
 /// a sign-out: the stream stays and looks again soon.
 async fn still_signed_in(c: &mut Cursor) -> bool {
     match backend::sessions::adviser_for(&c.db, &c.clock, c.session_token.as_str()).await {
-        Ok(Some(ref a)) if a.id == c.user => {
+        Ok(Some(ref a)) if a.id == c.adviser => {
             c.recheck_at = session_recheck_at(&c.db, &c.clock, c.session_token.as_str()).await;
             true
         }
@@ -166,7 +166,7 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
                 // catch-up names every changed meeting, the page reads its lists again, and
                 // nothing that changed meanwhile is missed (ending the stream instead would lose
                 // what changes before the browser reopens it).
-                let latest = Box::pin(backend::meetings::latest_change(&c.db, c.user))
+                let latest = Box::pin(backend::meetings::latest_change(&c.db, c.adviser))
                     .await
                     .unwrap_or_else(|err| {
                         tracing::warn!(error = %err, "live stream could not read where the change log is; starting from its beginning");
@@ -227,7 +227,7 @@ async fn next_batch(mut c: Cursor) -> Option<(Vec<Event>, Cursor)> {
 
 async fn catch_up(c: &mut Cursor) -> Vec<Event> {
     let since = c.seen.unwrap_or(0);
-    let changes = match backend::meetings::changes_since(&c.db, c.user, since).await {
+    let changes = match backend::meetings::changes_since(&c.db, c.adviser, since).await {
         Ok(changes) => changes,
         Err(err) => {
             tracing::warn!(error = %err, "live stream could not read the change log; retrying in a few seconds");

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use app::meetings::{MeetingView, MeetingsView};
 use calendly::secrets::SigningKey;
 use calendly::webhook::sign;
 use calendly_sim::{Booking, Plan, SimConfig, SimUser};
@@ -71,13 +72,12 @@ async fn backfill_done(app: &TestApp, max: Duration) {
     panic!("the backfill did not finish within {max:?}");
 }
 
-fn meeting<'a>(meetings: &'a serde_json::Value, title: &str) -> &'a serde_json::Value {
-    meetings["upcoming"]
-        .as_array()
-        .unwrap()
+fn meeting<'a>(meetings: &'a MeetingsView, title: &str) -> &'a MeetingView {
+    meetings
+        .upcoming
         .iter()
-        .find(|m| m["title"] == title)
-        .unwrap_or_else(|| panic!("no meeting {title}: {meetings}"))
+        .find(|m| m.title == title)
+        .unwrap_or_else(|| panic!("no meeting {title}: {meetings:?}"))
 }
 
 on_both_databases! {
@@ -89,7 +89,7 @@ on_both_databases! {
         app.initial_sync_done().await;
 
         let status = app.connection_status(&adviser).await;
-        assert_eq!(status["live"], "active", "{status}");
+        assert_eq!(status.live, "active", "{status:?}");
         let subs = app.active_subscriptions_of(&cal);
         assert_eq!(subs.len(), 1);
         assert_eq!(subs[0].scope, calendly_sim::SubscriptionScope::User);
@@ -132,8 +132,8 @@ async fn a_late_conference_link_reaches_the_meeting(db: TestDb, touch_updated_at
     app.deliveries_settle().await;
     let before = app.meetings(&adviser).await;
     let m = meeting(&before, "Teams Review");
-    assert!(m["join_url"].is_null());
-    assert_eq!(m["awaiting_link"], true);
+    assert!(m.join_url.is_none());
+    assert!(m.awaiting_link);
 
     let link = "https://teams.microsoft.com/l/meetup-join/abc";
     app.sim
@@ -142,8 +142,8 @@ async fn a_late_conference_link_reaches_the_meeting(db: TestDb, touch_updated_at
     backend::jobs::scheduled_round(&app.state, adviser_id(1)).await;
     let after = app.meetings(&adviser).await;
     let m = meeting(&after, "Teams Review");
-    assert_eq!(m["join_url"], link, "{after}");
-    assert_eq!(m["awaiting_link"], false);
+    assert_eq!(m.join_url.as_deref(), Some(link), "{after:?}");
+    assert!(!m.awaiting_link);
 }
 
 mod a_late_conference_link_reaches_the_meeting {
@@ -282,8 +282,8 @@ on_both_databases! {
         app.sim.set_require_public_callback_url(true);
         let (adviser, cal) = connected(&app, "Pat Polled").await;
         let status = app.connection_status(&adviser).await;
-        assert_eq!(status["live"], "unavailable");
-        let reason = status["live_reason"].as_str().unwrap();
+        assert_eq!(status.live, "unavailable");
+        let reason = status.live_reason.as_deref().unwrap();
         assert!(reason.contains("APP_PUBLIC_URL"), "{reason}");
         assert!(!reason.to_lowercase().contains("plan"), "no plan copy without Calendly saying so: {reason}");
         assert!(!reason.contains("reconnect"), "{reason}");
@@ -307,9 +307,9 @@ on_both_databases! {
         app.sim.mark_no_show(&booked.invitee_uri).unwrap();
         backend::jobs::scheduled_round(&app.state, adviser_id(1)).await;
         let meetings = app.meetings(&adviser).await;
-        let past = meetings["past"].as_array().unwrap();
-        assert_eq!(past.len(), 1, "{meetings}");
-        assert_eq!(past[0]["invitees"][0]["no_show"], true, "{meetings}");
+        let past = &meetings.past;
+        assert_eq!(past.len(), 1, "{meetings:?}");
+        assert!(past[0].invitees[0].no_show, "{meetings:?}");
     }
 }
 
@@ -328,12 +328,12 @@ on_both_databases! {
         app.deliveries_settle().await;
         let meetings = app.meetings(&adviser).await;
         let m = meeting(&meetings, "Family Review");
-        assert_eq!(m["guests"], serde_json::json!(["partner@example.com"]));
-        assert_eq!(m["location"], "1 High St");
-        assert_eq!(m["location_details"], "Second floor, ring twice");
-        let invitee = &m["invitees"][0];
-        assert!(invitee["reschedule_url"].as_str().unwrap().starts_with("http"), "{invitee}");
-        assert!(invitee["cancel_url"].as_str().unwrap().starts_with("http"), "{invitee}");
+        assert_eq!(m.guests, ["partner@example.com"]);
+        assert_eq!(m.location.as_deref(), Some("1 High St"));
+        assert_eq!(m.location_details.as_deref(), Some("Second floor, ring twice"));
+        let invitee = &m.invitees[0];
+        assert!(invitee.reschedule_url.as_deref().unwrap().starts_with("http"), "{invitee:?}");
+        assert!(invitee.cancel_url.as_deref().unwrap().starts_with("http"), "{invitee:?}");
     }
 }
 
@@ -350,7 +350,7 @@ on_both_databases! {
             assert!(report.is_ok(), "round {round}: {report:?}");
         }
         let status = app.connection_status(&adviser).await;
-        assert_eq!(status["status"], "connected", "{status}");
+        assert_eq!(status.status, "connected", "{status:?}");
         let (org,): (String,) = sqlx::query_as("SELECT organization_uri FROM calendar_connections").fetch_one(app.state.db.pool()).await.unwrap();
         assert_eq!(org, cal.organization, "a missing organization keeps the stored one");
     }
@@ -447,11 +447,12 @@ async fn a_long_backfill_paces_itself_and_resumes_where_it_stopped(db: TestDb) {
     assert!(first > 0 && first < 30, "paused part way: {first}");
     let status = app.connection_status(&adviser).await;
     assert!(
-        status["last_sync_result"]
-            .as_str()
+        status
+            .last_sync_result
+            .as_deref()
             .unwrap()
             .contains("paused"),
-        "{status}"
+        "{status:?}"
     );
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(

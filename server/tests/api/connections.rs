@@ -39,10 +39,10 @@ on_both_databases! {
         let adviser = app.new_adviser().await;
         app.connect(&adviser, &cal).await;
         let status = app.connection_status(&adviser).await;
-        assert_eq!(status["status"], "connected");
-        assert_eq!(status["calendly_email"], cal.email.as_str());
-        assert_eq!(status["calendly_name"], "Dana Host");
-        assert_eq!(status["live"], "active");
+        assert_eq!(status.status, "connected");
+        assert_eq!(status.calendly_email, cal.email.as_str());
+        assert_eq!(status.calendly_name, "Dana Host");
+        assert_eq!(status.live, "active");
         let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
         assert!(page.contains(&cal.email), "the page shows the Calendly email");
         assert!(page.contains("Disconnect"));
@@ -91,9 +91,9 @@ on_both_databases! {
         let adviser = app.new_adviser().await;
         app.connect(&adviser, &cal).await;
         let status = app.connection_status(&adviser).await;
-        assert_eq!(status["status"], "connected");
-        assert_eq!(status["live"], "unavailable");
-        assert!(status["live_reason"].as_str().unwrap().contains("public https"), "{status}");
+        assert_eq!(status.status, "connected");
+        assert_eq!(status.live, "unavailable");
+        assert!(status.live_reason.as_deref().unwrap().contains("public https"), "{status:?}");
         assert!(app.active_subscriptions_of(&cal).is_empty());
     }
 }
@@ -106,7 +106,7 @@ on_both_databases! {
         let callback = app.consent(&authorize, &cal.email, "deny").await;
         assert!(callback.contains("error=access_denied"));
         assert_eq!(app.finish_connect(&adviser, &callback).await, "/settings/calendar?error=denied");
-        assert_eq!(app.connection_status(&adviser).await["status"], "none");
+        assert_eq!(app.connection_status(&adviser).await.status, "none");
     }
 }
 
@@ -124,10 +124,10 @@ on_both_databases! {
         let authorize = app.start_connect(&mallory).await;
         let callback = app.consent(&authorize, &cal.email, "allow").await;
         assert_eq!(app.finish_connect(&ann, &callback).await, "/settings/calendar?error=state");
-        assert_eq!(app.connection_status(&ann).await["status"], "none");
+        assert_eq!(app.connection_status(&ann).await.status, "none");
         // ...and the state is now spent for Mallory too.
         assert_eq!(app.finish_connect(&mallory, &callback).await, "/settings/calendar?error=state");
-        assert_eq!(app.connection_status(&mallory).await["status"], "none");
+        assert_eq!(app.connection_status(&mallory).await.status, "none");
 
         // Replay of a completed callback.
         let authorize = app.start_connect(&ann).await;
@@ -159,7 +159,7 @@ on_both_databases! {
         sqlx::query("UPDATE oauth_states SET pkce_verifier_enc = $1").bind(forged).execute(app.state.db.pool()).await.unwrap();
         let callback = app.consent(&authorize, &cal.email, "allow").await;
         assert_eq!(app.finish_connect(&adviser, &callback).await, "/settings/calendar?error=exchange");
-        assert_eq!(app.connection_status(&adviser).await["status"], "none");
+        assert_eq!(app.connection_status(&adviser).await.status, "none");
     }
 }
 
@@ -238,7 +238,7 @@ on_both_databases! {
         }
         let tokens: std::collections::HashSet<String> = results.into_iter().map(|r| r.unwrap().expose_secret().to_owned()).collect();
         assert_eq!(tokens.len(), 1, "one refresh served every caller");
-        assert_eq!(app.connection_status(&adviser).await["status"], "connected");
+        assert_eq!(app.connection_status(&adviser).await.status, "connected");
         // The rotated refresh token was saved: a later refresh works too.
         app.clock.advance(Duration::from_secs(3 * 3600));
         app.sim.advance_clock(chrono::Duration::hours(3));
@@ -260,7 +260,7 @@ on_both_databases! {
         let user = backend::accounts::AdviserId(1);
         let err = backend::connections::access_token(&app.state, user).await.unwrap_err();
         assert!(matches!(err, backend::connections::TokenError::NeedsReconnect), "{err:?}");
-        assert_eq!(app.connection_status(&adviser).await["status"], "needs_reconnect");
+        assert_eq!(app.connection_status(&adviser).await.status, "needs_reconnect");
         let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("Reconnect"));
     }
@@ -277,7 +277,7 @@ on_both_databases! {
         let user = backend::accounts::AdviserId(1);
         let err = backend::connections::access_token(&app.state, user).await.unwrap_err();
         assert!(matches!(err, backend::connections::TokenError::NeedsReconnect), "{err:?}");
-        assert_eq!(app.connection_status(&adviser).await["status"], "needs_reconnect");
+        assert_eq!(app.connection_status(&adviser).await.status, "needs_reconnect");
         let page = adviser.client.get(app.url("/settings/calendar")).send().await.unwrap().text().await.unwrap();
         assert!(page.contains("Reconnect"));
     }
@@ -291,7 +291,7 @@ on_both_databases! {
         app.sim.shutdown();
         tokio::time::sleep(Duration::from_millis(200)).await;
         app.disconnect(&adviser).await;
-        assert_eq!(app.connection_status(&adviser).await["status"], "disconnected");
+        assert_eq!(app.connection_status(&adviser).await.status, "disconnected");
         let (jobs, attempts): (i64, i64) = sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(attempts), 0) FROM calendly_cleanup_jobs")
             .fetch_one(app.state.db.pool())
             .await
@@ -329,7 +329,7 @@ on_both_databases! {
         assert!(app.active_subscriptions_of(&old_cal).is_empty(), "the old account's subscription is deleted");
         assert_eq!(app.active_subscriptions_of(&new_cal).len(), 1);
         let status = app.connection_status(&adviser).await;
-        assert_eq!(status["calendly_email"], new_cal.email.as_str());
+        assert_eq!(status.calendly_email, new_cal.email.as_str());
         app.book(&old_cal, "Old Client");
         app.deliveries_settle().await;
         assert!(upcoming(&app.meetings(&adviser).await).is_empty(), "the old account's bookings no longer arrive");
@@ -427,10 +427,7 @@ async fn a_disconnect_that_outlasts_the_pages_wait_still_finishes_with_the_rotat
         started.elapsed() < Duration::from_secs(10),
         "the page does not wait for Calendly"
     );
-    assert_eq!(
-        app.connection_status(&adviser).await["status"],
-        "disconnected"
-    );
+    assert_eq!(app.connection_status(&adviser).await.status, "disconnected");
     // The refresh Calendly answered is not cut off: its rotated tokens delete the
     // subscription and are revoked, without waiting for a background retry.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -479,7 +476,7 @@ on_both_databases! {
         app.sim.set_token_delay(Duration::ZERO);
         let (a, b) = (a.expect("first instance"), b.expect("second instance"));
         assert_eq!(a.expose_secret(), b.expose_secret(), "one refresh served both instances");
-        assert_eq!(app.connection_status(&adviser).await["status"], "connected");
+        assert_eq!(app.connection_status(&adviser).await.status, "connected");
     }
 }
 
@@ -506,6 +503,6 @@ on_both_databases! {
         drop(held);
         app.sim.set_token_delay(Duration::ZERO);
         assert!(refresh.await.unwrap().is_ok());
-        assert_eq!(app.connection_status(&adviser).await["status"], "connected");
+        assert_eq!(app.connection_status(&adviser).await.status, "connected");
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use app::connections::ConnectionView;
+use app::meetings::MeetingsView;
 use backend::{AppState, Clock, Settings};
 use calendly_sim::{BookedInvitee, Booking, NewUser, SimConfig, SimUser, Simulator};
 use server::Application;
@@ -378,12 +380,24 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    pub async fn connection_status(&self, adviser: &Adviser) -> serde_json::Value {
-        self.json_as(adviser, "connection_status", &[]).await
+    /// Calls a server function as `adviser` and reads its answer as the app's own view type.
+    pub async fn typed_as<T: serde::de::DeserializeOwned>(
+        &self,
+        adviser: &Adviser,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> T {
+        let answer = self.json_as(adviser, name, form).await;
+        serde_json::from_value(answer.clone())
+            .unwrap_or_else(|e| panic!("{name}: not the app's view type ({e}): {answer}"))
     }
 
-    pub async fn meetings(&self, adviser: &Adviser) -> serde_json::Value {
-        self.json_as(adviser, "list_meetings", &[("past_page", "0")])
+    pub async fn connection_status(&self, adviser: &Adviser) -> ConnectionView {
+        self.typed_as(adviser, "connection_status", &[]).await
+    }
+
+    pub async fn meetings(&self, adviser: &Adviser) -> MeetingsView {
+        self.typed_as(adviser, "list_meetings", &[("past_page", "0")])
             .await
     }
 
@@ -424,21 +438,15 @@ impl TestApp {
 }
 
 /// Titles and invitee names of the upcoming meetings in a `list_meetings` answer.
-pub fn upcoming(meetings: &serde_json::Value) -> Vec<(String, Vec<String>, bool)> {
-    meetings["upcoming"]
-        .as_array()
-        .unwrap()
+pub fn upcoming(meetings: &MeetingsView) -> Vec<(String, Vec<String>, bool)> {
+    meetings
+        .upcoming
         .iter()
         .map(|m| {
             (
-                m["title"].as_str().unwrap().to_owned(),
-                m["invitees"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|i| i["name"].as_str().unwrap().to_owned())
-                    .collect(),
-                m["canceled"].as_bool().unwrap(),
+                m.title.clone(),
+                m.invitees.iter().map(|i| i.name.clone()).collect(),
+                m.canceled,
             )
         })
         .collect()

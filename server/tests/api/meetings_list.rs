@@ -1,6 +1,7 @@
 //! The Meetings list: search by invitee, the upcoming / past / canceled filter, paging that
 //! says how many there are, and the adviser's own time zone.
 
+use app::meetings::{MeetingView, MeetingsView};
 use calendly_sim::{Booking, Canceler};
 
 use crate::helpers::TestApp;
@@ -19,12 +20,10 @@ fn book_at(app: &TestApp, host: &calendly_sim::SimUser, name: &str, days: i64) -
         .invitee_uri
 }
 
-fn names(list: &serde_json::Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|m| m["invitees"].as_array().unwrap().iter())
-        .map(|i| i["name"].as_str().unwrap().to_owned())
+fn names(list: &[MeetingView]) -> Vec<String> {
+    list.iter()
+        .flat_map(|m| m.invitees.iter())
+        .map(|i| i.name.clone())
         .collect()
 }
 
@@ -41,26 +40,26 @@ on_both_databases! {
         app.sim.cancel(&canceled, Canceler::Invitee, Some("Away".into())).unwrap();
         app.deliveries_settle().await;
 
-        let by_name = app.json_as(&adviser, "list_meetings", &[("q", "OLIV")]).await;
-        assert_eq!(names(&by_name["upcoming"]), ["Olive Marsh", "Olivia Stone"], "case-insensitive, by name");
-        assert_eq!(by_name["upcoming_total"], 2);
+        let by_name: MeetingsView = app.typed_as(&adviser, "list_meetings", &[("q", "OLIV")]).await;
+        assert_eq!(names(&by_name.upcoming), ["Olive Marsh", "Olivia Stone"], "case-insensitive, by name");
+        assert_eq!(by_name.upcoming_total, 2);
 
-        let by_email = app.json_as(&adviser, "list_meetings", &[("q", "peter.quill@")]).await;
-        assert_eq!(names(&by_email["upcoming"]), ["Peter Quill"]);
+        let by_email: MeetingsView = app.typed_as(&adviser, "list_meetings", &[("q", "peter.quill@")]).await;
+        assert_eq!(names(&by_email.upcoming), ["Peter Quill"]);
 
-        let canceled = app.json_as(&adviser, "list_meetings", &[("show", "canceled")]).await;
-        assert_eq!(names(&canceled["canceled"]), ["Peter Quill"]);
-        assert_eq!(canceled["canceled_total"], 1);
-        assert!(canceled["upcoming"].as_array().unwrap().is_empty());
+        let canceled: MeetingsView = app.typed_as(&adviser, "list_meetings", &[("show", "canceled")]).await;
+        assert_eq!(names(&canceled.canceled), ["Peter Quill"]);
+        assert_eq!(canceled.canceled_total, 1);
+        assert!(canceled.upcoming.is_empty());
 
-        let past = app.json_as(&adviser, "list_meetings", &[("show", "past")]).await;
-        assert_eq!(past["past_total"], 0);
+        let past: MeetingsView = app.typed_as(&adviser, "list_meetings", &[("show", "past")]).await;
+        assert_eq!(past.past_total, 0);
 
         // LIKE's wildcards are taken literally: "%" is not "anything".
-        let wildcard = app.json_as(&adviser, "list_meetings", &[("q", "%")]).await;
-        assert_eq!(wildcard["upcoming_total"], 0, "{wildcard}");
-        let underscore = app.json_as(&adviser, "list_meetings", &[("q", "_live")]).await;
-        assert_eq!(underscore["upcoming_total"], 0, "{underscore}");
+        let wildcard: MeetingsView = app.typed_as(&adviser, "list_meetings", &[("q", "%")]).await;
+        assert_eq!(wildcard.upcoming_total, 0, "{wildcard:?}");
+        let underscore: MeetingsView = app.typed_as(&adviser, "list_meetings", &[("q", "_live")]).await;
+        assert_eq!(underscore.upcoming_total, 0, "{underscore:?}");
     }
 }
 
@@ -83,16 +82,16 @@ on_both_databases! {
         }
         app.deliveries_settle().await;
 
-        let all = app.json_as(&adviser, "list_meetings", &[]).await;
-        assert_eq!(all["upcoming_total"], 55, "nothing is cut off silently");
-        assert_eq!(all["upcoming"].as_array().unwrap().len(), 50);
-        assert_eq!(names(&all["upcoming"])[0], "Client 00", "soonest first");
+        let all: MeetingsView = app.typed_as(&adviser, "list_meetings", &[]).await;
+        assert_eq!(all.upcoming_total, 55, "nothing is cut off silently");
+        assert_eq!(all.upcoming.len(), 50);
+        assert_eq!(names(&all.upcoming)[0], "Client 00", "soonest first");
 
-        let second = app
-            .json_as(&adviser, "list_meetings", &[("show", "upcoming"), ("page", "1")])
+        let second: MeetingsView = app
+            .typed_as(&adviser, "list_meetings", &[("show", "upcoming"), ("page", "1")])
             .await;
-        assert_eq!(second["upcoming_total"], 55);
-        assert_eq!(names(&second["upcoming"]), (50..55).map(|i| format!("Client {i}")).collect::<Vec<_>>());
+        assert_eq!(second.upcoming_total, 55);
+        assert_eq!(names(&second.upcoming), (50..55).map(|i| format!("Client {i}")).collect::<Vec<_>>());
 
         let html = adviser.client.get(app.url("/meetings")).send().await.unwrap().text().await.unwrap();
         assert!(html.contains("Show all 55 upcoming meetings"), "the page links to the rest");
@@ -111,34 +110,30 @@ on_both_databases! {
         let cal = app.calendly_user("Zed Host", None); // Europe/London at Calendly
         app.connect(&adviser, &cal).await;
         let page = app.meetings(&adviser).await;
-        assert_eq!(page["timezone"], "Asia/Tokyo", "the browser's zone, not Calendly's");
+        assert_eq!(page.timezone, "Asia/Tokyo", "the browser's zone, not Calendly's");
 
         let bogus = app.server_fn_as(&adviser.client, "set_time_zone", &[("timezone", "Mars/Olympus")]).await;
         assert_eq!(bogus.status(), 400);
         assert!(bogus.text().await.unwrap().contains("Choose a time zone from the list"));
-        assert_eq!(app.meetings(&adviser).await["timezone"], "Asia/Tokyo", "a refused value changes nothing");
+        assert_eq!(app.meetings(&adviser).await.timezone, "Asia/Tokyo", "a refused value changes nothing");
 
         let chosen = app.server_fn_as(&adviser.client, "set_time_zone", &[("timezone", "America/Chicago")]).await;
         assert!(crate::helpers::succeeded(&chosen));
-        assert_eq!(app.meetings(&adviser).await["timezone"], "America/Chicago");
+        assert_eq!(app.meetings(&adviser).await.timezone, "America/Chicago");
 
         let follow = app.server_fn_as(&adviser.client, "set_time_zone", &[("timezone", "")]).await;
         assert!(crate::helpers::succeeded(&follow));
-        assert_eq!(app.meetings(&adviser).await["timezone"], "Europe/London", "back to Calendly's zone");
+        assert_eq!(app.meetings(&adviser).await.timezone, "Europe/London", "back to Calendly's zone");
 
         // Signing in from another browser changes no zone (neither a chosen one nor "follow Calendly").
         let other = crate::helpers::browser();
         let _ = app.server_fn_as(&other, "sign_in", &[("email", &adviser.email), ("password", crate::helpers::PASSWORD), ("timezone", "Pacific/Auckland")]).await;
-        assert_eq!(app.meetings(&adviser).await["timezone"], "Europe/London");
+        assert_eq!(app.meetings(&adviser).await.timezone, "Europe/London");
     }
 }
 
-fn ids(list: &serde_json::Value) -> Vec<i64> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect()
+fn ids(list: &[MeetingView]) -> Vec<i64> {
+    list.iter().map(|m| m.id).collect()
 }
 
 on_both_databases! {
@@ -153,25 +148,25 @@ on_both_databases! {
         }
         book_at(&app, &bob_cal, "Finn Bobs", 2);
         app.deliveries_settle().await;
-        let ann_list = app.json_as(&ann, "list_meetings", &[]).await;
-        let ann_ids = ids(&ann_list["upcoming"]);
-        let bob_ids = ids(&app.json_as(&bob, "list_meetings", &[]).await["upcoming"]);
+        let ann_list: MeetingsView = app.typed_as(&ann, "list_meetings", &[]).await;
+        let ann_ids = ids(&ann_list.upcoming);
+        let bob_ids = ids(&app.typed_as::<MeetingsView>(&bob, "list_meetings", &[]).await.upcoming);
         assert_eq!((ann_ids.len(), bob_ids.len()), (3, 1));
 
         // Ann's page hears that Dan's meeting and (somehow) Bob's changed.
         let (dan, bobs) = (ann_ids[1].to_string(), bob_ids[0].to_string());
-        let patch = app.json_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("ids[1]", &bobs)]).await;
-        assert_eq!(names(&patch["upcoming"]), ["Dan Hale"], "only the changed meeting, only Ann's");
-        assert_eq!(patch["upcoming_total"], 3, "with the list's whole count");
+        let patch: MeetingsView = app.typed_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("ids[1]", &bobs)]).await;
+        assert_eq!(names(&patch.upcoming), ["Dan Hale"], "only the changed meeting, only Ann's");
+        assert_eq!(patch.upcoming_total, 3, "with the list's whole count");
 
         // Through Bob's session, Ann's meetings do not exist.
-        let nosy = app.json_as(&bob, "changed_meetings", &[("ids[0]", &dan)]).await;
-        assert!(nosy["upcoming"].as_array().unwrap().is_empty());
+        let nosy: MeetingsView = app.typed_as(&bob, "changed_meetings", &[("ids[0]", &dan)]).await;
+        assert!(nosy.upcoming.is_empty());
 
         // A meeting that no longer matches the view is simply not in it.
-        let filtered = app.json_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("q", "cora")]).await;
-        assert!(filtered["upcoming"].as_array().unwrap().is_empty());
-        assert_eq!(filtered["upcoming_total"], 1);
+        let filtered: MeetingsView = app.typed_as(&ann, "changed_meetings", &[("ids[0]", &dan), ("q", "cora")]).await;
+        assert!(filtered.upcoming.is_empty());
+        assert_eq!(filtered.upcoming_total, 1);
 
         // More ids than a page ever sends: refused with a clear message, nothing read.
         let many: Vec<(String, String)> = (0..=backend::meetings::MAX_CHANGED)

@@ -138,11 +138,12 @@ async fn a_rate_limited_adviser_is_left_alone_until_the_reset(db: crate::helpers
     assert!(metric(&app.get("/metrics").await.text().await.unwrap()));
     let status = app.connection_status(&adviser).await;
     assert!(
-        status["last_sync_result"]
-            .as_str()
+        status
+            .last_sync_result
+            .as_deref()
             .unwrap()
             .contains("rate limit"),
-        "{status}"
+        "{status:?}"
     );
     // After the reset, syncing works again.
     app.clock.advance(std::time::Duration::from_secs(61));

@@ -123,11 +123,11 @@ fn from_row(r: Row) -> ConnectionRow {
 }
 
 /// The adviser's connection row (any status), if they ever connected.
-pub async fn load(db: &Db, user: AdviserId) -> Result<Option<ConnectionRow>, sqlx::Error> {
+pub async fn load(db: &Db, adviser: AdviserId) -> Result<Option<ConnectionRow>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM calendar_connections WHERE user_id = $1"
     ))
-    .bind(user.0)
+    .bind(adviser.0)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.map(from_row))
@@ -135,7 +135,7 @@ pub async fn load(db: &Db, user: AdviserId) -> Result<Option<ConnectionRow>, sql
 
 pub async fn set_live_updates(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     live: LiveUpdates,
     reason: Option<&str>,
     now: i64,
@@ -144,17 +144,17 @@ pub async fn set_live_updates(
         .bind(live.as_str())
         .bind(reason)
         .bind(now)
-        .bind(user.0)
+        .bind(adviser.0)
         .execute(db.pool())
         .await?;
     Ok(())
 }
 
 /// Where an unfinished sync stopped, if one did (the sync's own encoding, kept as given).
-pub async fn load_sync_cursor(db: &Db, user: AdviserId) -> Result<Option<String>, sqlx::Error> {
+pub async fn load_sync_cursor(db: &Db, adviser: AdviserId) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(Option<String>,)> =
         sqlx::query_as("SELECT sync_cursor FROM calendar_connections WHERE user_id = $1")
-            .bind(user.0)
+            .bind(adviser.0)
             .fetch_optional(db.pool())
             .await?;
     Ok(row.and_then(|(cursor,)| cursor))
@@ -163,12 +163,12 @@ pub async fn load_sync_cursor(db: &Db, user: AdviserId) -> Result<Option<String>
 /// Saves (or, with `None`, clears) the cursor of the sync in progress.
 pub async fn save_sync_cursor(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     cursor: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE calendar_connections SET sync_cursor = $1 WHERE user_id = $2")
         .bind(cursor)
-        .bind(user.0)
+        .bind(adviser.0)
         .execute(db.pool())
         .await?;
     Ok(())
@@ -189,7 +189,7 @@ pub struct SyncOutcome<'a> {
 /// must resume (paused, or a 429) is due again at `resume_at`.
 pub async fn record_sync(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     outcome: SyncOutcome<'_>,
 ) -> Result<(), sqlx::Error> {
     let SyncOutcome {
@@ -208,7 +208,7 @@ pub async fn record_sync(
     .bind(summary)
     .bind(i64::from(completed))
     .bind(resume_at)
-    .bind(user.0)
+    .bind(adviser.0)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -221,12 +221,12 @@ pub struct SyncState {
     pub last_full_sync_at: Option<i64>,
 }
 
-pub async fn sync_state(db: &Db, user: AdviserId) -> Result<Option<SyncState>, sqlx::Error> {
+pub async fn sync_state(db: &Db, adviser: AdviserId) -> Result<Option<SyncState>, sqlx::Error> {
     sqlx::query_as(
         "SELECT CASE WHEN sync_cursor IS NULL THEN 0 ELSE 1 END AS has_cursor, last_full_sync_at \
          FROM calendar_connections WHERE user_id = $1",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .fetch_optional(db.pool())
     .await
 }
@@ -235,7 +235,7 @@ pub async fn sync_state(db: &Db, user: AdviserId) -> Result<Option<SyncState>, s
 /// `cooldown_ms` (one conditional UPDATE, so only one of several racing requests wins).
 pub async fn claim_manual_sync(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     now: i64,
     cooldown_ms: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -244,7 +244,7 @@ pub async fn claim_manual_sync(
          WHERE user_id = $2 AND (manual_sync_at IS NULL OR manual_sync_at <= $3)",
     )
     .bind(now)
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(now - cooldown_ms)
     .execute(db.pool())
     .await?;
@@ -252,10 +252,10 @@ pub async fn claim_manual_sync(
 }
 
 /// When the adviser last started a manual sync.
-pub async fn manual_sync_at(db: &Db, user: AdviserId) -> Result<Option<i64>, sqlx::Error> {
+pub async fn manual_sync_at(db: &Db, adviser: AdviserId) -> Result<Option<i64>, sqlx::Error> {
     let row: Option<(Option<i64>,)> =
         sqlx::query_as("SELECT manual_sync_at FROM calendar_connections WHERE user_id = $1")
-            .bind(user.0)
+            .bind(adviser.0)
             .fetch_optional(db.pool())
             .await?;
     Ok(row.and_then(|(at,)| at))

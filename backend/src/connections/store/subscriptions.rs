@@ -39,12 +39,12 @@ const COLUMNS: &str = "id, user_id, user_uri, subscription_uri, route_token, cal
 /// The adviser's active subscription row, if any.
 pub async fn active_for_user(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_id = $1 AND is_active = 1 AND scope = 'user'"
     ))
-    .bind(user.0)
+    .bind(adviser.0)
     .fetch_optional(db.pool())
     .await
 }
@@ -118,7 +118,7 @@ pub async fn route_token_holders(db: &Db, token: &str) -> Result<Vec<AdviserId>,
 /// Takes the adviser's subscription lease until `until` unless another holder's is still running.
 pub async fn take_lease(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     now: i64,
     until: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -127,18 +127,18 @@ pub async fn take_lease(
          AND (subscription_lease_until IS NULL OR subscription_lease_until < $3)",
     )
     .bind(until)
-    .bind(user.0)
+    .bind(adviser.0)
     .bind(now)
     .execute(db.pool())
     .await?;
     Ok(taken.rows_affected() == 1)
 }
 
-pub async fn release_lease(db: &Db, user: AdviserId) -> Result<(), sqlx::Error> {
+pub async fn release_lease(db: &Db, adviser: AdviserId) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE calendar_connections SET subscription_lease_until = NULL WHERE user_id = $1",
     )
-    .bind(user.0)
+    .bind(adviser.0)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -176,7 +176,7 @@ pub struct SavedSubscription<'a> {
 /// adviser disconnected (on another instance) while Calendly was being asked.
 pub async fn save(
     db: &Db,
-    user: AdviserId,
+    adviser: AdviserId,
     sub: &SavedSubscription<'_>,
     reuse: Option<i64>,
     now: i64,
@@ -184,7 +184,7 @@ pub async fn save(
     let mut tx = db.begin_write().await?;
     let (status,): (String,) =
         sqlx::query_as("SELECT status FROM calendar_connections WHERE user_id = $1")
-            .bind(user.0)
+            .bind(adviser.0)
             .fetch_one(&mut *tx)
             .await?;
     if status != "connected" {
@@ -210,14 +210,14 @@ pub async fn save(
         None => {
             sqlx::query("UPDATE calendly_webhook_subscriptions SET is_active = 0, state = 'replaced', updated_at = $1 WHERE user_id = $2 AND is_active = 1")
                 .bind(now)
-                .bind(user.0)
+                .bind(adviser.0)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
                 "INSERT INTO calendly_webhook_subscriptions (user_id, scope, user_uri, organization_uri, subscription_uri, route_token, \
                  callback_url, state, is_active, retry_started_at, created_at, updated_at) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, 1, $8, $9, $9)",
             )
-            .bind(user.0)
+            .bind(adviser.0)
             .bind(sub.user_uri)
             .bind(sub.organization_uri)
             .bind(remote.uri.as_str())

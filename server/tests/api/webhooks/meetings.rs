@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use app::meetings::MeetingsView;
 use calendly_sim::{Booking, Canceler};
 
 use super::{connected_adviser, stored};
@@ -31,20 +32,20 @@ on_both_databases! {
         app.deliveries_settle().await;
 
         let page = app.meetings(&adviser).await;
-        let meetings = page["upcoming"].as_array().unwrap();
-        assert_eq!(meetings.len(), 1, "{page}");
+        let meetings = &page.upcoming;
+        assert_eq!(meetings.len(), 1, "{page:?}");
         let m = &meetings[0];
-        assert_eq!(m["title"], "Pension Review");
-        assert_eq!(m["start_iso"], start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        assert_eq!(m["canceled"], false);
-        assert_eq!(m["rescheduled_from"], serde_json::Value::Null);
-        assert_eq!(m["source"], "Calendly (live)");
-        let invitees = m["invitees"].as_array().unwrap();
+        assert_eq!(m.title, "Pension Review");
+        assert_eq!(m.start_iso, start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        assert!(!m.canceled);
+        assert_eq!(m.rescheduled_from, None);
+        assert_eq!(m.source, "Calendly (live)");
+        let invitees = &m.invitees;
         assert_eq!(invitees.len(), 1);
-        assert_eq!(invitees[0]["name"], "Olive Client");
-        assert_eq!(invitees[0]["email"], "olive@example.com");
-        assert_eq!(invitees[0]["no_show"], false);
-        assert_eq!(invitees[0]["questions"], serde_json::json!([["What would you like to discuss?", "My pension"]]));
+        assert_eq!(invitees[0].name, "Olive Client");
+        assert_eq!(invitees[0].email, "olive@example.com");
+        assert!(!invitees[0].no_show);
+        assert_eq!(invitees[0].questions, vec![("What would you like to discuss?".to_string(), "My pension".to_string())]);
     }
 }
 
@@ -57,12 +58,12 @@ on_both_databases! {
         app.deliveries_settle().await;
 
         let page = app.meetings(&adviser).await;
-        let meetings = page["upcoming"].as_array().unwrap();
-        assert_eq!(meetings.len(), 1, "{page}");
-        assert_eq!(meetings[0]["canceled"], true);
-        let note = meetings[0]["cancel_note"].as_str().unwrap();
+        let meetings = &page.upcoming;
+        assert_eq!(meetings.len(), 1, "{page:?}");
+        assert!(meetings[0].canceled);
+        let note = meetings[0].cancel_note.as_deref().unwrap();
         assert!(note.contains("Quinn Client") && note.contains("Something came up"), "{note}");
-        assert_eq!(meetings[0]["invitees"][0]["canceled"], true);
+        assert!(meetings[0].invitees[0].canceled);
         assert_eq!(stored(&app).await, (2, 1));
     }
 }
@@ -73,8 +74,8 @@ on_both_databases! {
         let booked = app.book(&cal, "Sam Client");
         app.deliveries_settle().await;
         let before = app.meetings(&adviser).await;
-        let old_when = before["upcoming"][0]["when"].as_str().unwrap().to_owned();
-        let old_start = before["upcoming"][0]["start_iso"].as_str().unwrap().to_owned();
+        let old_when = before.upcoming[0].when.clone();
+        let old_start = before.upcoming[0].start_iso.clone();
 
         let new_start = chrono::DateTime::parse_from_rfc3339(&old_start).unwrap().with_timezone(&chrono::Utc)
             + chrono::Duration::days(2);
@@ -82,16 +83,16 @@ on_both_databases! {
         app.deliveries_settle().await;
 
         let page = app.meetings(&adviser).await;
-        let meetings = page["upcoming"].as_array().unwrap();
-        assert_eq!(meetings.len(), 1, "one booking, not a cancel plus a booking: {page}");
+        let meetings = &page.upcoming;
+        assert_eq!(meetings.len(), 1, "one booking, not a cancel plus a booking: {page:?}");
         let m = &meetings[0];
-        assert_eq!(m["canceled"], false);
-        assert_eq!(m["start_iso"], new_start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let from = m["rescheduled_from"].as_str().expect("marked as moved");
+        assert!(!m.canceled);
+        assert_eq!(m.start_iso, new_start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let from = m.rescheduled_from.as_deref().expect("marked as moved");
         assert!(old_when.starts_with(from), "moved from {from:?}, was {old_when:?}");
-        assert_eq!(m["invitees"][0]["name"], "Sam Client");
-        assert_eq!(m["invitees"][0]["canceled"], false);
-        assert!(page["past"].as_array().unwrap().is_empty());
+        assert_eq!(m.invitees[0].name, "Sam Client");
+        assert!(!m.invitees[0].canceled);
+        assert!(page.past.is_empty());
         let statuses: Vec<(String,)> = sqlx::query_as("SELECT status FROM meetings ORDER BY start_at")
             .fetch_all(app.state.db.pool()).await.unwrap();
         assert_eq!(statuses, vec![("rescheduled".to_string(),), ("active".to_string(),)]);
@@ -127,18 +128,18 @@ on_both_databases! {
         app.sim.cancel(&second.invitee_uri, Canceler::Invitee, Some("Busy".into())).unwrap();
         app.deliveries_settle().await;
         let page = app.meetings(&adviser).await;
-        let meetings = page["upcoming"].as_array().unwrap();
+        let meetings = &page.upcoming;
         assert_eq!(meetings.len(), 1);
-        assert_eq!(meetings[0]["canceled"], false, "one invitee is still coming");
-        let invitees: Vec<(String, bool)> = meetings[0]["invitees"].as_array().unwrap().iter()
-            .map(|i| (i["name"].as_str().unwrap().to_owned(), i["canceled"].as_bool().unwrap()))
+        assert!(!meetings[0].canceled, "one invitee is still coming");
+        let invitees: Vec<(String, bool)> = meetings[0].invitees.iter()
+            .map(|i| (i.name.clone(), i.canceled))
             .collect();
         assert_eq!(invitees, vec![("Uma One".to_string(), false), ("Vic Two".to_string(), true)]);
 
         app.sim.cancel(&first.invitee_uri, Canceler::Host, None).unwrap();
         app.deliveries_settle().await;
         let page = app.meetings(&adviser).await;
-        assert_eq!(page["upcoming"][0]["canceled"], true, "nobody is coming any more");
+        assert!(page.upcoming[0].canceled, "nobody is coming any more");
     }
 }
 
@@ -147,14 +148,14 @@ on_both_databases! {
         let (adviser, cal, _) = connected_adviser(&app, "Uli Host").await;
         let booked = app.book(&cal, "Wes Client");
         app.deliveries_settle().await;
-        let no_show = |page: &serde_json::Value| page["upcoming"][0]["invitees"][0]["no_show"].as_bool().unwrap();
+        let no_show = |page: &MeetingsView| page.upcoming[0].invitees[0].no_show;
         assert!(!no_show(&app.meetings(&adviser).await));
 
         app.sim.mark_no_show(&booked.invitee_uri).unwrap();
         app.deliveries_settle().await;
         let page = app.meetings(&adviser).await;
-        assert!(no_show(&page), "{page}");
-        assert_eq!(page["upcoming"][0]["canceled"], false);
+        assert!(no_show(&page), "{page:?}");
+        assert!(!page.upcoming[0].canceled);
 
         app.sim.unmark_no_show(&booked.invitee_uri).unwrap();
         app.deliveries_settle().await;
