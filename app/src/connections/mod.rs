@@ -44,7 +44,6 @@ pub fn message_for_error(code: &str) -> &'static str {
         "state" => "This connection attempt has expired or was already used. Click Connect Calendly to try again.",
         "exchange" => "Calendly did not accept the authorization (it may have expired). Click Connect Calendly to try again.",
         "unavailable" => "Calendly could not be reached. Please try again in a moment.",
-        "config" => "Calendly is not configured on this server.",
         "scope" => "Calendly refused the permissions Advicly asks for (invalid scope), so nothing was connected. The server's Calendly app must allow: users:read, webhooks:read, webhooks:write, scheduled_events:read.",
         "authorize" => "Calendly could not authorize Advicly, so nothing was connected. Please try again; if it keeps happening, the server's Calendly app settings need attention.",
         "not_connected" => "Calendly is not connected, so there is nothing to sync. Connect your Calendly account first.",

@@ -1,27 +1,26 @@
-//! What can go wrong connecting Calendly, in the words the adviser reads.
+//! What can go wrong connecting Calendly. The adviser reads each by its [`ConnectError::code`],
+//! in the words of `app::connections::message_for_error` (the one place for them); the `Display`
+//! text is for the server's log and carries the details the adviser is not shown.
 
-/// Why connecting did not work. The `Display` text is shown to the adviser.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("Calendly access was not granted, so nothing was connected.")]
+    #[error("the adviser did not grant Calendly access")]
     Denied,
-    #[error("This connection attempt has expired or was already used. Click Connect Calendly to try again.")]
+    #[error("OAuth state unknown, already used, expired or another session's")]
     InvalidState,
-    #[error("Calendly did not accept the authorization (it may have expired). Click Connect Calendly to try again.")]
+    #[error("Calendly refused the authorization code: {0}")]
     Exchange(calendly::Error),
-    #[error("Calendly could not be reached. Please try again in a moment.")]
+    #[error("Calendly could not be reached while connecting: {0}")]
     Unavailable(calendly::Error),
     /// The authorize step came back with an OAuth error other than `access_denied`.
-    #[error("Calendly could not authorize Advicly ({error}). Please try again; if it keeps happening, the server's Calendly app settings need attention.")]
+    #[error("Calendly's authorize step answered {error}")]
     AuthorizeFailed { error: String },
     /// `/users/me` refused the new token (403).
-    #[error("Calendly did not let Advicly read your Calendly profile, so nothing was connected. Check that your Calendly user may use connected apps, then try again.")]
+    #[error("Calendly refused /users/me with the new token: {0}")]
     ProfileRefused(calendly::Error),
-    #[error("Calendly is not configured on this server.")]
-    NotConfigured,
-    #[error("Something went wrong on our side. Please try again.")]
+    #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("Something went wrong on our side. Please try again.")]
+    #[error("the PKCE verifier could not be decrypted: {0}")]
     Crypto(#[from] crate::crypto::DecryptError),
 }
 
@@ -36,7 +35,6 @@ impl ConnectError {
             ConnectError::AuthorizeFailed { error } if error == "invalid_scope" => "scope",
             ConnectError::AuthorizeFailed { .. } => "authorize",
             ConnectError::ProfileRefused(_) => "profile",
-            ConnectError::NotConfigured => "config",
             ConnectError::Database(_) | ConnectError::Crypto(_) => "internal",
         }
     }

@@ -5,6 +5,7 @@
 // at most 5 parameters).
 #![deny(clippy::too_many_lines)]
 
+mod calendly;
 mod connect;
 mod disconnect;
 mod error;
@@ -14,6 +15,7 @@ mod subscription;
 mod tokens;
 mod upcoming;
 
+pub use calendly::{calendly_for, AdviserCalendly};
 pub use connect::{begin_connect, finish_connect, CallbackParams};
 pub use disconnect::{disconnect, run_cleanup_jobs};
 pub use error::ConnectError;
@@ -27,5 +29,5 @@ pub use store::{
     SyncState,
 };
 pub use subscription::{ensure_subscription, refusal_reason};
-pub use tokens::{access_token, with_token, TokenError};
+pub use tokens::{access_token, TokenError};
 pub use upcoming::{upcoming_invitees, UpcomingInvitee, UPCOMING_EVENTS};

@@ -8,10 +8,11 @@ use calendly::{
     WebhookSubscription,
 };
 
+use super::calendly::{calendly_for, AdviserCalendly};
 use super::plan::{self, Candidate};
 use super::store::subscriptions::{self, SavedSubscription, SubscriptionRow};
 use super::store::{self, LiveUpdates};
-use super::tokens::{with_token, TokenError};
+use super::tokens::TokenError;
 use crate::accounts::AdviserId;
 use crate::calendly_app::WEBHOOK_PATH;
 use crate::crypto::random_token;
@@ -71,9 +72,10 @@ async fn ensure_leased(state: &AppState, adviser: AdviserId) -> Result<LiveUpdat
     };
     let now = state.clock.now_ms();
     let local = subscriptions::active_for_user(&state.db, adviser).await?;
+    let calendly = calendly_for(state, adviser);
 
     // 1. Our recorded subscription still exists, is active and points at our URL: keep it.
-    let broken = match recorded_is_working(state, adviser, local.as_ref()).await? {
+    let broken = match recorded_is_working(&calendly, local.as_ref()).await? {
         Recorded::Working(remote) => {
             let id = local.as_ref().map(|l| l.id).unwrap_or_default();
             subscriptions::record_remote(&state.db, id, &remote, now).await?;
@@ -91,7 +93,7 @@ async fn ensure_leased(state: &AppState, adviser: AdviserId) -> Result<LiveUpdat
 
     // 3. Adopt what Calendly already has under this URL, else create it; what else of ours is
     //    there is stale and goes once the new one exists.
-    let (remote, stale) = match adopt_or_create(state, adviser, &owner, &callback_url).await? {
+    let (remote, stale) = match adopt_or_create(state, &calendly, &owner, &callback_url).await? {
         Ok(found) => found,
         Err(refusal) => return refused(state, adviser, refusal, now).await,
     };
@@ -114,7 +116,7 @@ async fn ensure_leased(state: &AppState, adviser: AdviserId) -> Result<LiveUpdat
         );
     }
     for uri in stale {
-        if let Err(err) = delete_remote(state, adviser, &uri).await {
+        if let Err(err) = delete_remote(&calendly, &uri).await {
             tracing::warn!(error = %err, subscription = %uri, "could not delete a stale subscription; reconciliation will retry");
         }
     }
@@ -146,8 +148,7 @@ enum Recorded {
 }
 
 async fn recorded_is_working(
-    state: &AppState,
-    adviser: AdviserId,
+    calendly: &AdviserCalendly<'_>,
     local: Option<&SubscriptionRow>,
 ) -> Result<Recorded, TokenError> {
     let Some(local) = local else {
@@ -160,11 +161,13 @@ async fn recorded_is_working(
     else {
         return Ok(Recorded::Unknown);
     };
-    let remote = with_token(state, adviser, |t| {
-        let uri = uri.clone();
-        async move { state.calendly.api.get_webhook_subscription(&t, &uri).await }
-    })
-    .await;
+    let api = calendly.api();
+    let remote = calendly
+        .call(|t| {
+            let uri = uri.clone();
+            async move { api.get_webhook_subscription(&t, &uri).await }
+        })
+        .await;
     match remote {
         Ok(remote)
             if remote.state == SubscriptionState::Active
@@ -181,15 +184,15 @@ async fn recorded_is_working(
 /// delete after; or Calendly's refusal (the inner `Err`).
 async fn adopt_or_create(
     state: &AppState,
-    adviser: AdviserId,
+    calendly: &AdviserCalendly<'_>,
     owner: &Owner,
     callback_url: &str,
 ) -> Result<Result<(WebhookSubscription, Vec<SubscriptionUri>), TokenError>, TokenError> {
     let our_prefix = state.settings.public_link(WEBHOOK_PATH);
     let mut candidates = Vec::new();
-    for sub in list_user_subscriptions(state, adviser, owner).await? {
+    for sub in list_user_subscriptions(calendly, owner).await? {
         let another_of_ours = sub.callback_url != callback_url
-            && is_ours(state, adviser, &our_prefix, &sub.callback_url).await?;
+            && is_ours(state, calendly.adviser(), &our_prefix, &sub.callback_url).await?;
         candidates.push(Candidate {
             sub,
             another_of_ours,
@@ -197,16 +200,16 @@ async fn adopt_or_create(
     }
     let plan = plan::sort_out(candidates, callback_url);
     for uri in &plan.delete_first {
-        delete_remote(state, adviser, uri).await?;
+        delete_remote(calendly, uri).await?;
     }
     if let Some(sub) = plan.adopt {
         return Ok(Ok((sub, plan.stale)));
     }
-    let created = match create(state, adviser, owner, callback_url).await {
+    let created = match create(state, calendly, owner, callback_url).await {
         Err(TokenError::Calendly(calendly::Error::Conflict { .. })) => {
             // Calendly already has this URL: adopt it if it is a working one of ours, else
             // replace it.
-            let candidates = list_user_subscriptions(state, adviser, owner)
+            let candidates = list_user_subscriptions(calendly, owner)
                 .await?
                 .into_iter()
                 .map(|sub| Candidate {
@@ -215,11 +218,11 @@ async fn adopt_or_create(
                 });
             let retry = plan::sort_out(candidates.collect(), callback_url);
             for uri in &retry.delete_first {
-                delete_remote(state, adviser, uri).await?;
+                delete_remote(calendly, uri).await?;
             }
             match retry.adopt {
                 Some(sub) => Ok(sub),
-                None => create(state, adviser, owner, callback_url).await,
+                None => create(state, calendly, owner, callback_url).await,
             }
         }
         other => other,
@@ -305,8 +308,7 @@ pub fn refusal_reason(err: &calendly::Error, public_url: &url::Url) -> Option<St
 }
 
 async fn list_user_subscriptions(
-    state: &AppState,
-    adviser: AdviserId,
+    calendly: &AdviserCalendly<'_>,
     owner: &Owner,
 ) -> Result<Vec<WebhookSubscription>, TokenError> {
     let mut all = Vec::new();
@@ -319,17 +321,13 @@ async fn list_user_subscriptions(
             count: Some(100),
             page_token: page_token.clone(),
         };
-        let page = with_token(state, adviser, |t| {
-            let request = request.clone();
-            async move {
-                state
-                    .calendly
-                    .api
-                    .list_webhook_subscriptions(&t, &request)
-                    .await
-            }
-        })
-        .await?;
+        let api = calendly.api();
+        let page = calendly
+            .call(|t| {
+                let request = request.clone();
+                async move { api.list_webhook_subscriptions(&t, &request).await }
+            })
+            .await?;
         // An empty page that still offers a next token would otherwise loop forever.
         let empty = page.collection.is_empty();
         all.extend(page.collection);
@@ -342,51 +340,44 @@ async fn list_user_subscriptions(
 
 async fn create(
     state: &AppState,
-    adviser: AdviserId,
+    calendly: &AdviserCalendly<'_>,
     owner: &Owner,
     callback_url: &str,
 ) -> Result<WebhookSubscription, TokenError> {
     let signing_key = state.calendly.signing_key.clone();
-    with_token(state, adviser, |t| {
-        let signing_key = signing_key.clone();
-        async move {
-            let request = CreateWebhookSubscription {
-                url: callback_url.to_owned(),
-                events: events(),
-                organization: owner.org_uri.clone(),
-                user: Some(owner.user_uri.clone()),
-                scope: SubscriptionScope::User,
-                // Under OAuth Calendly signs with the app key anyway; sending the same key means
-                // either Calendly behaviour verifies (calendly-api.md §4).
-                signing_key: Some(&signing_key),
-            };
-            state
-                .calendly
-                .api
-                .create_webhook_subscription(&t, &request)
-                .await
-        }
-    })
-    .await
+    let api = calendly.api();
+    calendly
+        .call(|t| {
+            let signing_key = signing_key.clone();
+            async move {
+                let request = CreateWebhookSubscription {
+                    url: callback_url.to_owned(),
+                    events: events(),
+                    organization: owner.org_uri.clone(),
+                    user: Some(owner.user_uri.clone()),
+                    scope: SubscriptionScope::User,
+                    // Under OAuth Calendly signs with the app key anyway; sending the same key means
+                    // either Calendly behaviour verifies (calendly-api.md §4).
+                    signing_key: Some(&signing_key),
+                };
+                api.create_webhook_subscription(&t, &request).await
+            }
+        })
+        .await
 }
 
 /// Deletes a subscription at Calendly; 404 counts as already gone.
-pub(super) async fn delete_remote(
-    state: &AppState,
-    adviser: AdviserId,
+async fn delete_remote(
+    calendly: &AdviserCalendly<'_>,
     uri: &SubscriptionUri,
 ) -> Result<(), TokenError> {
-    match with_token(state, adviser, |t| {
-        let uri = uri.clone();
-        async move {
-            state
-                .calendly
-                .api
-                .delete_webhook_subscription(&t, &uri)
-                .await
-        }
-    })
-    .await
+    let api = calendly.api();
+    match calendly
+        .call(|t| {
+            let uri = uri.clone();
+            async move { api.delete_webhook_subscription(&t, &uri).await }
+        })
+        .await
     {
         Ok(()) | Err(TokenError::Calendly(calendly::Error::NotFound)) => Ok(()),
         Err(e) => Err(e),

@@ -4,8 +4,6 @@
 //! or lock is held while Calendly answers. The rotated pair is saved the moment it arrives.
 //! Only `invalid_grant` means "needs reconnect".
 
-use std::future::Future;
-
 use calendly::secrets::{AccessToken, RefreshToken};
 
 use super::store::ConnectionStatus;
@@ -101,45 +99,19 @@ async fn stored_or_refreshed(
     }
 }
 
-/// Runs `call` with a fresh token; on a 401 refreshes once and retries.
-pub async fn with_token<T, F, Fut>(
+/// A new access token in place of `rejected` (which Calendly answered 401 to): refreshed, or
+/// the one another task or instance stored meanwhile.
+pub(super) async fn refresh_rejected(
     state: &AppState,
     adviser: AdviserId,
-    call: F,
-) -> Result<T, TokenError>
-where
-    F: Fn(AccessToken) -> Fut,
-    Fut: Future<Output = Result<T, calendly::Error>>,
-{
-    if let Some(reset_secs) = state.limits.wait_secs(adviser.0, state.clock.now_ms()) {
-        return Err(calendly::Error::RateLimited { reset_secs }.into());
-    }
-    let token = access_token(state, adviser).await?;
-    let used = token.expose_secret().to_owned();
-    let result = match call(token).await {
-        Err(calendly::Error::Unauthorized { .. }) => {
-            let token =
-                readable(state, adviser, refresh(state, adviser, Some(&used)).await).await?;
-            call(token).await
-        }
-        other => other,
-    };
-    if let Err(calendly::Error::RateLimited { reset_secs }) = &result {
-        state
-            .limits
-            .rate_limited(adviser.0, state.clock.now_ms(), *reset_secs);
-        state.metrics.inc(
-            "calendly_rate_limited_total",
-            "Calendly 429 answers (calls then wait for the reset).",
-            &[],
-        );
-        tracing::warn!(
-            user_id = adviser.0,
-            reset_secs,
-            "Calendly rate limit reached; backing off"
-        );
-    }
-    Ok(result?)
+    rejected: &str,
+) -> Result<AccessToken, TokenError> {
+    readable(
+        state,
+        adviser,
+        refresh(state, adviser, Some(rejected)).await,
+    )
+    .await
 }
 
 fn check_status(status: &str) -> Result<(), TokenError> {

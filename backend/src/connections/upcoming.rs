@@ -5,7 +5,8 @@ use calendly::ids::CalendlyUserUri;
 use calendly::{ListInvitees, ListScheduledEvents, Status};
 use chrono::{DateTime, Utc};
 
-use super::tokens::{with_token, TokenError};
+use super::calendly::calendly_for;
+use super::tokens::TokenError;
 use crate::accounts::AdviserId;
 use crate::AppState;
 
@@ -37,23 +38,26 @@ pub async fn upcoming_invitees(
         count: Some(UPCOMING_EVENTS),
         ..Default::default()
     };
-    let api = &state.calendly.api;
-    let events = with_token(state, adviser, |t| {
-        let (api, request) = (api.clone(), request.clone());
-        async move { api.list_scheduled_events(&t, &request).await }
-    })
-    .await?;
+    let calendly = calendly_for(state, adviser);
+    let api = calendly.api();
+    let events = calendly
+        .call(|t| {
+            let (api, request) = (api.clone(), request.clone());
+            async move { api.list_scheduled_events(&t, &request).await }
+        })
+        .await?;
     let active = ListInvitees {
         status: Some(Status::Active),
         ..Default::default()
     };
     let mut upcoming = Vec::new();
     for event in events.collection {
-        let invitees = with_token(state, adviser, |t| {
-            let (api, uri, active) = (api.clone(), event.uri.clone(), active.clone());
-            async move { api.list_event_invitees(&t, &uri, &active).await }
-        })
-        .await?;
+        let invitees = calendly
+            .call(|t| {
+                let (api, uri, active) = (api.clone(), event.uri.clone(), active.clone());
+                async move { api.list_event_invitees(&t, &uri, &active).await }
+            })
+            .await?;
         upcoming.extend(
             invitees
                 .collection

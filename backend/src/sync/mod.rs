@@ -21,7 +21,7 @@ pub use now::{sync_now, SyncNow};
 pub use plan::{needs_invitees, pace, round_sync, Cursor, Pace, StoredEvent, SyncKind};
 
 use crate::accounts::AdviserId;
-use crate::connections::{self, with_token, TokenError};
+use crate::connections::{self, calendly_for, AdviserCalendly, TokenError};
 use crate::meetings::{
     apply_invitee, refresh_event, AttendeeStatus, InviteeChange, Source, CONFERENCE_KINDS,
 };
@@ -126,6 +126,7 @@ async fn sync_inner(
     let mut cursor = Cursor::resume_or_start(saved, kind, now);
     let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or(now);
     let mut report = SyncReport::default();
+    let calendly = calendly_for(state, adviser);
     for _ in 0..MAX_PAGES {
         save_cursor(&state.db, adviser, Some(&cursor)).await?;
         let request = ListScheduledEvents {
@@ -137,11 +138,13 @@ async fn sync_inner(
             page_token: cursor.page_token.clone(),
             ..Default::default()
         };
-        let page = with_token(state, adviser, |t| {
-            let request = request.clone();
-            async move { state.calendly.api.list_scheduled_events(&t, &request).await }
-        })
-        .await?;
+        let api = calendly.api();
+        let page = calendly
+            .call(|t| {
+                let request = request.clone();
+                async move { api.list_scheduled_events(&t, &request).await }
+            })
+            .await?;
         let stored = stored_versions(state, adviser, &page.collection).await?;
         let mut pace_now = pace(page.rate_limit);
         for event in &page.collection {
@@ -158,7 +161,7 @@ async fn sync_inner(
                 return Ok(report);
             }
             report.events_read += 1;
-            pace_now = sync_event_invitees(state, adviser, event, &mut report).await?;
+            pace_now = sync_event_invitees(state, &calendly, event, &mut report).await?;
         }
         match page.next_page_token.filter(|_| !page.collection.is_empty()) {
             Some(next) => cursor.page_token = Some(next),
@@ -195,7 +198,7 @@ impl Pace {
 /// of invitees allows.
 async fn sync_event_invitees(
     state: &AppState,
-    adviser: AdviserId,
+    calendly: &AdviserCalendly<'_>,
     event: &ScheduledEvent,
     report: &mut SyncReport,
 ) -> Result<Pace, TokenError> {
@@ -207,22 +210,18 @@ async fn sync_event_invitees(
             page_token: invitee_page.clone(),
             ..Default::default()
         };
-        let invitees = with_token(state, adviser, |t| {
-            let request = request.clone();
-            let uri = event.uri.clone();
-            async move {
-                state
-                    .calendly
-                    .api
-                    .list_event_invitees(&t, &uri, &request)
-                    .await
-            }
-        })
-        .await?;
+        let api = calendly.api();
+        let invitees = calendly
+            .call(|t| {
+                let request = request.clone();
+                let uri = event.uri.clone();
+                async move { api.list_event_invitees(&t, &uri, &request).await }
+            })
+            .await?;
         last_pace = pace(invitees.rate_limit);
         for invitee in &invitees.collection {
             report.invitees += 1;
-            if apply_synced_invitee(state, adviser, invitee, event).await? {
+            if apply_synced_invitee(state, calendly.adviser(), invitee, event).await? {
                 report.applied += 1;
             }
         }
@@ -373,15 +372,18 @@ pub async fn check_conference_links(
     }
     let waiting = query.fetch_all(state.db.pool()).await?;
     let mut linked = 0;
+    let calendly = calendly_for(state, adviser);
+    let api = calendly.api();
     for (uri,) in waiting {
         let Ok(uri) = ScheduledEventUri::parse(&uri) else {
             continue;
         };
-        let event = match with_token(state, adviser, |t| {
-            let uri = uri.clone();
-            async move { state.calendly.api.get_scheduled_event(&t, &uri).await }
-        })
-        .await
+        let event = match calendly
+            .call(|t| {
+                let uri = uri.clone();
+                async move { api.get_scheduled_event(&t, &uri).await }
+            })
+            .await
         {
             Ok(event) => event,
             Err(TokenError::Calendly(calendly::Error::NotFound)) => continue,

@@ -16,7 +16,7 @@ pub async fn connect(State(state): State<AppState>, who: SignedIn) -> Response {
     match connections::begin_connect(&state, who.adviser.id, who.session_token.as_str()).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err(err) => {
-            tracing::error!(error = ?err, "could not start connecting");
+            tracing::error!(error = %err, "could not start connecting");
             Redirect::to(&format!("{PAGE}?error={}", err.code())).into_response()
         }
     }
@@ -38,7 +38,7 @@ pub async fn callback(
             Redirect::to(&format!("{PAGE}?connected=1")).into_response()
         }
         Err(err) => {
-            tracing::warn!(error = ?err, code = err.code(), "connecting Calendly failed");
+            tracing::warn!(error = %err, code = err.code(), "connecting Calendly failed");
             Redirect::to(&format!("{PAGE}?error={}", err.code())).into_response()
         }
     }
