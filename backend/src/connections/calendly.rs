@@ -1,9 +1,9 @@
-//! One adviser's Calendly for the length of one flow (a sync, an ensure, a page's read): their
-//! access token is read once and reused, refreshed once on a 401 (single-flight, see
-//! [`super::tokens`]), and Calendly's rate limit is respected by every call.
+//! One adviser's Calendly for the length of one flow (a sync, an ensure, a page's read): every
+//! call reads the stored token afresh (so a disconnect, a reconnect with another account or a
+//! "needs reconnect" stops a running flow at its next call), refreshes it once on a 401
+//! (single-flight, see [`super::tokens`]), and respects Calendly's rate limit.
 
 use std::future::Future;
-use std::sync::Mutex;
 
 use calendly::secrets::AccessToken;
 
@@ -15,17 +15,11 @@ use crate::AppState;
 pub struct AdviserCalendly<'a> {
     state: &'a AppState,
     adviser: AdviserId,
-    /// The token the last call used; `None` until the first call.
-    token: Mutex<Option<AccessToken>>,
 }
 
 /// The adviser's Calendly, for one flow.
 pub fn calendly_for(state: &AppState, adviser: AdviserId) -> AdviserCalendly<'_> {
-    AdviserCalendly {
-        state,
-        adviser,
-        token: Mutex::new(None),
-    }
+    AdviserCalendly { state, adviser }
 }
 
 impl AdviserCalendly<'_> {
@@ -49,14 +43,12 @@ impl AdviserCalendly<'_> {
         if let Some(reset_secs) = state.limits.wait_secs(adviser.0, state.clock.now_ms()) {
             return Err(calendly::Error::RateLimited { reset_secs }.into());
         }
-        let token = match self.cached() {
-            Some(token) => token,
-            None => self.keep(access_token(state, adviser).await?),
-        };
+        // Read every time, never kept: the connection's status is checked at each call.
+        let token = access_token(state, adviser).await?;
         let used = token.expose_secret().to_owned();
         let result = match call(token).await {
             Err(calendly::Error::Unauthorized { .. }) => {
-                let token = self.keep(refresh_rejected(state, adviser, &used).await?);
+                let token = refresh_rejected(state, adviser, &used).await?;
                 call(token).await
             }
             other => other,
@@ -65,15 +57,6 @@ impl AdviserCalendly<'_> {
             self.rate_limited(*reset_secs);
         }
         Ok(result?)
-    }
-
-    fn cached(&self) -> Option<AccessToken> {
-        self.token.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn keep(&self, token: AccessToken) -> AccessToken {
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
-        token
     }
 
     fn rate_limited(&self, reset_secs: u64) {

@@ -506,3 +506,25 @@ on_both_databases! {
         assert_eq!(app.connection_status(&adviser).await.status, "connected");
     }
 }
+
+on_both_databases! {
+    async fn a_flow_already_talking_to_calendly_stops_at_its_next_call_once_the_adviser_disconnects(app) {
+        let cal = app.calendly_user("Flo Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let id = backend::accounts::AdviserId(1);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let count = || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, calendly::Error>(()) }
+        };
+        // A sync (say) holds its handle across many calls...
+        let calendly = backend::connections::calendly_for(&app.state, id);
+        assert!(calendly.call(|_| count()).await.is_ok());
+        // ...while the adviser disconnects: its next call must not reach Calendly.
+        backend::connections::disconnect(&app.state, id).await.unwrap();
+        let after = calendly.call(|_| count()).await;
+        assert!(matches!(after, Err(backend::connections::TokenError::NotConnected)), "{after:?}");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "no call after the disconnect");
+    }
+}
