@@ -16,12 +16,18 @@ pub fn state() -> Result<AppState, AppError> {
 pub fn session_token() -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
     let secure = state().ok()?.settings.secure_cookies();
+    let token = request_cookies(&parts)
+        .find_map(|h| backend::sessions::token_from_cookie_header(h, secure).map(str::to_owned));
+    token
+}
+
+/// The request's `Cookie` header values.
+fn request_cookies(parts: &http::request::Parts) -> impl Iterator<Item = &str> {
     parts
         .headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|h| backend::sessions::token_from_cookie_header(h, secure).map(str::to_owned))
 }
 
 /// Who sent this request (the server's middleware records it).
@@ -43,15 +49,12 @@ pub fn client_address() -> backend::net::ClientAddress {
 pub async fn current_adviser() -> Result<Adviser, AppError> {
     let state = state()?;
     let parts = use_context::<http::request::Parts>();
-    let cookies = parts
-        .iter()
-        .flat_map(|p| p.headers.get_all(http::header::COOKIE).iter())
-        .filter_map(|v| v.to_str().ok());
+    let cookies = parts.iter().flat_map(request_cookies);
     let secure = state.settings.secure_cookies();
     backend::sessions::signed_in(&state.db, &state.clock, cookies, secure)
         .await?
         .map(|who| who.adviser)
-        .ok_or_else(|| fail(AppError::Unauthorized))
+        .ok_or(AppError::Unauthorized)
 }
 
 /// The zone the adviser reads times in ([`backend::time_zone::shown`]).
@@ -63,14 +66,6 @@ pub fn shown_timezone(
         adviser.timezone.as_deref(),
         connection.map(|c| c.timezone.as_str()),
     )
-}
-
-/// Sets the response status to match the error, then returns it.
-pub fn fail(err: AppError) -> AppError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(err.status());
-    }
-    err
 }
 
 /// Adds a `Set-Cookie` header to the response.

@@ -42,12 +42,12 @@ pub async fn time_zone() -> Result<TimeZoneView, AppError> {
 /// Saves the adviser's time zone; an empty value follows the Calendly account's.
 #[server(prefix = "/api", endpoint = "set_time_zone")]
 pub async fn set_time_zone(timezone: String) -> Result<(), AppError> {
-    use crate::server::{current_adviser, fail, state};
+    use crate::server::{current_adviser, state};
     let state = state()?;
     let adviser = current_adviser().await?;
     backend::accounts::set_timezone(&state.db, adviser.id, Some(&timezone))
         .await
-        .map_err(|e| fail(e.into()))
+        .map_err(AppError::from)
 }
 
 /// The "Time zone" card of Settings. `saved` is the page's save action: the page's other

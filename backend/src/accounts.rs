@@ -16,6 +16,13 @@ pub const MAX_PASSWORD_LEN: usize = 256;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AdviserId(pub i64);
 
+/// As stored (`user_id` columns), for `#[sqlx(try_from = "i64")]`.
+impl From<i64> for AdviserId {
+    fn from(id: i64) -> Self {
+        AdviserId(id)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Adviser {
     pub id: AdviserId,

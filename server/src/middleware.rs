@@ -88,24 +88,10 @@ pub async fn guard_pages(State(state): State<AppState>, request: Request, next: 
     if !needs_session(&path) && !guest_only(&path) {
         return next.run(request).await;
     }
-    let cookies = request
-        .headers()
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    let secure = state.settings.secure_cookies();
-    let signed_in =
-        match backend::sessions::signed_in(&state.db, &state.clock, cookies, secure).await {
-            Ok(who) => who.is_some(),
-            Err(err) => {
-                tracing::error!(error = %err, "session lookup failed");
-                return (
-                    http::StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable. Please retry.",
-                )
-                    .into_response();
-            }
-        };
+    let signed_in = match crate::routes::session::signed_in(&state, request.headers()).await {
+        Ok(who) => who.is_some(),
+        Err(unavailable) => return unavailable,
+    };
     match (signed_in, path.as_str()) {
         (true, "/") => Redirect::to("/meetings").into_response(),
         (true, p) if guest_only(p) => Redirect::to("/meetings").into_response(),
@@ -173,4 +159,23 @@ fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
+}
+
+/// A server function's error is answered with the status its `AppError` names (400, 401, 404,
+/// 409, 429, 503), whichever code returned it: Leptos answers 500 for every error otherwise.
+/// Only 500 answers to `POST /api/…` are looked at; their bodies are a few bytes of JSON.
+pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
+    let server_fn = request.method() == Method::POST && request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if !server_fn || response.status() != http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        parts.status = err.status();
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }

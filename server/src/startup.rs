@@ -172,6 +172,9 @@ pub fn router(state: AppState, sandbox: Option<app::sandbox::Sandbox>) -> Router
         // (the live stream, Calendly's webhooks, OAuth, health) are left alone: an event stream
         // must not wait in a compressor's buffer, and each open stream would carry a compressor's
         // state for as long as the page is open.
+        .layer(axum::middleware::from_fn(
+            middleware::server_fn_error_status,
+        ))
         .layer(CompressionLayer::new())
         .merge(routes::router())
         .layer(axum::middleware::from_fn_with_state(

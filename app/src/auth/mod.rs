@@ -24,11 +24,11 @@ pub async fn sign_up(
     password: String,
     timezone: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::{fail, state};
+    use crate::server::state;
     let state = state()?;
     let adviser = backend::accounts::sign_up(&state.db, &state.clock, &email, &password)
         .await
-        .map_err(|e| fail(e.into()))?;
+        .map_err(AppError::from)?;
     // The browser's zone, when the page sent it. Best effort: the account exists already, and a
     // zone can be chosen later in Settings.
     if let Err(err) =
@@ -44,12 +44,12 @@ pub async fn sign_up(
 /// Signs in with email and password and goes to Meetings.
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use crate::server::{client_address, fail, state};
+    use crate::server::{client_address, state};
     let state = state()?;
     let client = client_address();
     let adviser = backend::accounts::sign_in(&state.db, &state.clock, &email, &password, &client)
         .await
-        .map_err(|e| fail(e.into()))?;
+        .map_err(AppError::from)?;
     start_session(&state, adviser.id).await?;
     leptos_axum::redirect("/meetings");
     Ok(())

@@ -89,10 +89,10 @@ pub async fn changed_meetings(
 ) -> Result<MeetingsView, AppError> {
     // The page asks for at most this many; a longer list is not from the page.
     if ids.len() > backend::meetings::MAX_CHANGED {
-        return Err(crate::server::fail(AppError::Invalid(format!(
+        return Err(AppError::Invalid(format!(
             "At most {} changed meetings at a time.",
             backend::meetings::MAX_CHANGED
-        ))));
+        )));
     }
     read_meetings(show, q, page, Some(ids)).await
 }

@@ -30,4 +30,4 @@ pub use store::{
 };
 pub use subscription::{ensure_subscription, refusal_reason};
 pub use tokens::{access_token, TokenError};
-pub use upcoming::{upcoming_invitees, UpcomingInvitee, UPCOMING_EVENTS};
+pub use upcoming::{upcoming_invitees, UpcomingInvitee};

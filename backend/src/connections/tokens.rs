@@ -6,7 +6,7 @@
 
 use calendly::secrets::{AccessToken, RefreshToken};
 
-use super::store::ConnectionStatus;
+use super::store::{self, ConnectionStatus, StoredTokens};
 use crate::accounts::AdviserId;
 use crate::crypto::secret_context;
 use crate::AppState;
@@ -31,19 +31,20 @@ pub enum TokenError {
     RefreshInProgress,
 }
 
-type TokenRow = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
-
-/// The connection's status, encrypted tokens and access-token expiry.
-async fn stored_tokens(
+/// The adviser's stored tokens, if the connection is in use: a disconnected one is
+/// `NotConnected`, one that needs reconnecting `NeedsReconnect`.
+async fn connected_tokens(
     state: &AppState,
     adviser: AdviserId,
-) -> Result<Option<TokenRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT status, access_token_enc, refresh_token_enc, access_expires_at FROM calendar_connections WHERE user_id = $1",
-    )
-    .bind(adviser.0)
-    .fetch_optional(state.db.pool())
-    .await
+) -> Result<StoredTokens, TokenError> {
+    let tokens = store::stored_tokens(&state.db, adviser)
+        .await?
+        .ok_or(TokenError::NotConnected)?;
+    match tokens.status {
+        ConnectionStatus::Connected => Ok(tokens),
+        ConnectionStatus::NeedsReconnect => Err(TokenError::NeedsReconnect),
+        ConnectionStatus::Disconnected => Err(TokenError::NotConnected),
+    }
 }
 
 /// A usable access token for the adviser, refreshed first if it is about to expire.
@@ -83,10 +84,8 @@ async fn stored_or_refreshed(
     state: &AppState,
     adviser: AdviserId,
 ) -> Result<AccessToken, TokenError> {
-    let row = stored_tokens(state, adviser).await?;
-    let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
-    check_status(&status)?;
-    match (access, expires_at) {
+    let tokens = connected_tokens(state, adviser).await?;
+    match (tokens.access_token_enc, tokens.access_expires_at) {
         (Some(access), Some(expires_at))
             if expires_at - EXPIRY_MARGIN_MS > state.clock.now_ms() =>
         {
@@ -112,14 +111,6 @@ pub(super) async fn refresh_rejected(
         refresh(state, adviser, Some(rejected)).await,
     )
     .await
-}
-
-fn check_status(status: &str) -> Result<(), TokenError> {
-    match status {
-        s if s == ConnectionStatus::Connected.as_str() => Ok(()),
-        s if s == ConnectionStatus::NeedsReconnect.as_str() => Err(TokenError::NeedsReconnect),
-        _ => Err(TokenError::NotConnected),
-    }
 }
 
 /// How long a refresh lease lasts: longer than any refresh takes (Calendly's answer is bounded
@@ -181,10 +172,8 @@ async fn usable_token(
     adviser: AdviserId,
     rejected: Option<&str>,
 ) -> Result<Option<AccessToken>, TokenError> {
-    let row = stored_tokens(state, adviser).await?;
-    let (status, access, _, expires_at) = row.ok_or(TokenError::NotConnected)?;
-    check_status(&status)?;
-    if let (Some(access), Some(expires_at)) = (&access, expires_at) {
+    let tokens = connected_tokens(state, adviser).await?;
+    if let (Some(access), Some(expires_at)) = (&tokens.access_token_enc, tokens.access_expires_at) {
         let current = state
             .settings
             .encryption_key
@@ -216,9 +205,7 @@ async fn claim_refresh_lease(state: &AppState, adviser: AdviserId) -> Result<boo
 /// The refresh itself, under the lease; every write releases it.
 async fn refresh_leased(state: &AppState, adviser: AdviserId) -> Result<AccessToken, TokenError> {
     let key = &state.settings.encryption_key;
-    let row = stored_tokens(state, adviser).await?;
-    let (status, _, refresh_enc, _) = row.ok_or(TokenError::NotConnected)?;
-    check_status(&status)?;
+    let refresh_enc = connected_tokens(state, adviser).await?.refresh_token_enc;
     let now = state.clock.now_ms();
     if let Err(wait) = state.limits.take_token_request(adviser.0, now) {
         tracing::warn!(

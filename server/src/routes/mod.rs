@@ -3,7 +3,7 @@
 mod calendly_oauth;
 mod health;
 pub mod live;
-mod session;
+pub mod session;
 mod webhook;
 
 use axum::extract::DefaultBodyLimit;

@@ -31,6 +31,29 @@ impl IntoResponse for NotSignedIn {
     }
 }
 
+/// Who sent a request with these headers ([`backend::sessions::signed_in`] over its cookies);
+/// a database failure is the answer to send instead (503: the client may retry).
+pub async fn signed_in(
+    app: &AppState,
+    headers: &http::HeaderMap,
+) -> Result<Option<backend::sessions::SignedIn>, Response> {
+    let cookies = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let secure = app.settings.secure_cookies();
+    backend::sessions::signed_in(&app.db, &app.clock, cookies, secure)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "session lookup failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable. Please retry.",
+            )
+                .into_response()
+        })
+}
+
 impl FromRequestParts<ServerState> for SignedIn {
     type Rejection = Response;
 
@@ -44,26 +67,12 @@ impl FromRequestParts<ServerState> for SignedIn {
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
-        let cookies = parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        let secure = app.settings.secure_cookies();
-        match backend::sessions::signed_in(&app.db, &app.clock, cookies, secure).await {
-            Ok(Some(who)) => Ok(SignedIn {
+        match signed_in(app, &parts.headers).await? {
+            Some(who) => Ok(SignedIn {
                 adviser: who.adviser,
                 session_token: who.token,
             }),
-            Ok(None) => Err(NotSignedIn { wants_html }.into_response()),
-            Err(err) => {
-                tracing::error!(error = %err, "session lookup failed");
-                Err((
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable. Please retry.",
-                )
-                    .into_response())
-            }
+            None => Err(NotSignedIn { wants_html }.into_response()),
         }
     }
 }

@@ -528,3 +528,24 @@ on_both_databases! {
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "no call after the disconnect");
     }
 }
+
+on_both_databases! {
+    async fn outside_sandbox_mode_the_sandbox_actions_are_not_there_even_for_a_connected_adviser(app) {
+        let cal = app.calendly_user("Sam Host", None);
+        let adviser = app.new_adviser().await;
+        app.connect(&adviser, &cal).await;
+        let booked = app.book(&cal, "Pat Prospect");
+        for (name, form) in [
+            ("sandbox_overview", vec![]),
+            ("sandbox_book", vec![("name", "Pat"), ("email", "pat@example.com"), ("title", ""), ("start", "2030-01-07T10:00"), ("minutes", "30")]),
+            ("sandbox_cancel", vec![("invitee", booked.invitee_uri.as_str()), ("reason", "")]),
+            ("sandbox_reschedule", vec![("invitee", booked.invitee_uri.as_str()), ("start", "2030-01-08T10:00")]),
+        ] {
+            let response = app.server_fn_as(&adviser.client, name, &form).await;
+            assert_eq!(response.status(), 404, "{name}");
+        }
+        app.deliveries_settle().await;
+        // Nothing was booked, canceled or moved at Calendly by those calls.
+        assert_eq!(upcoming(&app.meetings(&adviser).await).len(), 1);
+    }
+}

@@ -261,13 +261,29 @@ pub async fn manual_sync_at(db: &Db, adviser: AdviserId) -> Result<Option<i64>, 
     Ok(row.and_then(|(at,)| at))
 }
 
-/// A connection's status and encrypted tokens, as a disconnect hands them to its clean-up job.
+/// A connection's status and encrypted tokens (with the access token's expiry).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredTokens {
     #[sqlx(try_from = "String")]
     pub status: ConnectionStatus,
     pub access_token_enc: Option<Vec<u8>>,
     pub refresh_token_enc: Option<Vec<u8>>,
+    pub access_expires_at: Option<i64>,
+}
+
+const TOKEN_COLUMNS: &str = "status, access_token_enc, refresh_token_enc, access_expires_at";
+
+/// The adviser's connection tokens; `None` if they never connected.
+pub async fn stored_tokens(
+    db: &Db,
+    adviser: AdviserId,
+) -> Result<Option<StoredTokens>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM calendar_connections WHERE user_id = $1"
+    ))
+    .bind(adviser.0)
+    .fetch_optional(db.pool())
+    .await
 }
 
 impl From<String> for ConnectionStatus {
@@ -289,7 +305,7 @@ pub async fn tokens_for_update(
         ""
     };
     sqlx::query_as(&format!(
-        "SELECT status, access_token_enc, refresh_token_enc FROM calendar_connections WHERE user_id = $1{lock_clause}"
+        "SELECT {TOKEN_COLUMNS} FROM calendar_connections WHERE user_id = $1{lock_clause}"
     ))
     .bind(adviser.0)
     .fetch_optional(&mut **tx)

@@ -20,12 +20,6 @@ pub struct SubscriptionRow {
     pub state: String,
 }
 
-impl From<i64> for AdviserId {
-    fn from(id: i64) -> Self {
-        AdviserId(id)
-    }
-}
-
 /// A row and whether it is the adviser's active one.
 #[derive(sqlx::FromRow)]
 struct RouteRow {
