@@ -50,10 +50,15 @@ fn options() -> Options {
     }
 }
 
-struct Bench {
+/// Where the load goes: the app's address and the key Calendly signs with.
+struct Target {
     address: String,
-    db_url: String,
     app_key: SigningKey,
+}
+
+struct Bench {
+    target: Target,
+    db_url: String,
     state: backend::AppState,
 }
 
@@ -88,16 +93,18 @@ async fn start(admin: &str, advisers: i64) -> Bench {
         sqlx::query(&sql).execute(pool).await.unwrap();
     }
     Bench {
-        address,
+        target: Target {
+            address,
+            app_key: SigningKey::new(sim.config().webhook_signing_key.clone()),
+        },
         db_url,
-        app_key: SigningKey::new(sim.config().webhook_signing_key.clone()),
         state,
     }
 }
 
 /// Closed loop: `concurrency` workers post `requests` signed deliveries to random advisers.
 async fn closed_loop(
-    b: &Bench,
+    b: &Target,
     advisers: i64,
     requests: usize,
     concurrency: usize,
@@ -165,7 +172,11 @@ async fn open_loop(b: &Bench, advisers: i64, rate: u64, secs: u64) -> Vec<Durati
     let mut tasks = Vec::new();
     for n in 0..rate * secs {
         ticker.tick().await;
-        let (client, address, key) = (client.clone(), b.address.clone(), b.app_key.clone());
+        let (client, address, key) = (
+            client.clone(),
+            b.target.address.clone(),
+            b.target.app_key.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let i = 1 + (rand_index(n + 7) % advisers as u64) as i64;
             let body = delivery(i, n + 50_000_000);
@@ -223,14 +234,17 @@ async fn verification_only(b: &Bench, advisers: i64) -> (Duration, Duration) {
         let i = 1 + (rand_index(n) % advisers as u64) as i64;
         let body = delivery(i, n);
         let t = chrono::Utc::now().timestamp();
-        let raw = format!("t={t},v1={}", calendly::webhook::sign(&b.app_key, t, &body));
+        let raw = format!(
+            "t={t},v1={}",
+            calendly::webhook::sign(&b.target.app_key, t, &body)
+        );
         let timer = Instant::now();
         let sub = backend::connections::subscription_by_route_token(&b.state.db, &route_token(i))
             .await
             .unwrap()
             .unwrap();
         let header = calendly::webhook::SignatureHeader::parse(&raw).unwrap();
-        calendly::webhook::verify(&b.app_key, &header, &body, t, 180).unwrap();
+        calendly::webhook::verify(&b.target.app_key, &header, &body, t, 180).unwrap();
         ours += timer.elapsed();
         assert_eq!(sub.user_id.0, i);
     }
@@ -260,6 +274,110 @@ async fn verification_only(b: &Bench, advisers: i64) -> (Duration, Duration) {
     }
     let (ours, seed) = (ours / rounds_ours as u32, seed / rounds_seed as u32);
     (ours, seed)
+}
+
+/// What the receiver's own work allows on this machine with no database at all: the same load
+/// generator, HTTP stack and request handling up to the point where a delivery would be stored —
+/// signature and timestamp check on the exact bytes, JSON parse, `created_by` read — then 200.
+/// No design that stores deliveries can go faster than this.
+async fn no_database_ceiling(app_key: SigningKey, requests: usize, concurrency: usize) -> f64 {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    let key = app_key.clone();
+    let handler = move |headers: HeaderMap, body: Bytes| {
+        let key = key.clone();
+        async move {
+            let signature = headers
+                .get("calendly-webhook-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let Ok(header) = calendly::webhook::SignatureHeader::parse(signature) else {
+                return StatusCode::UNAUTHORIZED;
+            };
+            let now = chrono::Utc::now().timestamp();
+            if calendly::webhook::verify_any([&key], &header, &body, now, 180).is_err() {
+                return StatusCode::UNAUTHORIZED;
+            }
+            match serde_json::from_slice::<calendly::webhook::WebhookEnvelope>(&body) {
+                Ok(envelope) if !envelope.created_by.is_empty() => StatusCode::OK,
+                _ => StatusCode::BAD_REQUEST,
+            }
+        }
+    };
+    let router = axum::Router::new().route(
+        "/api/calendly/webhook/{token}",
+        axum::routing::post(handler),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let target = Target { address, app_key };
+    closed_loop(&target, 1000, 200, concurrency).await;
+    let (rate, _) = closed_loop(&target, 1000, requests, concurrency).await;
+    server.abort();
+    rate
+}
+
+/// For comparison, what storing deliveries batched across requests would give: per transaction,
+/// `batch` deliveries from random advisers — their advisory locks in one statement, the delivery
+/// rows (of a delivery's size) in one multi-row insert, and the meetings, attendees and change-log
+/// rows (foreign keys, unique keys) in one more — from `pgbench` against the app's own schema. No
+/// HTTP, no route lookup, no reads, no merging; deliveries per second.
+async fn batched_storage(
+    db_url: &str,
+    advisers: i64,
+    batch: usize,
+    clients: usize,
+    secs: u64,
+) -> Option<f64> {
+    let random_advisers = format!(
+        "(SELECT 1 + (random() * {})::int AS u FROM generate_series(1, {batch})) s",
+        advisers - 1
+    );
+    let body = "x".repeat(delivery(1, 1).len());
+    let script = format!(
+        "BEGIN;\n\
+         SELECT pg_advisory_xact_lock(1634, u) FROM (SELECT DISTINCT u FROM {random_advisers} ORDER BY 1) l;\n\
+         INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, processed_at) \
+           SELECT u, u, 'invitee.created', md5(random()::text), 0, 0, '{body}', 'processed', 1, 0 FROM {random_advisers} \
+           ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id;\n\
+         WITH m AS (INSERT INTO meetings (user_id, event_uri, title, start_at, end_at, location, join_url, event_type_uri, status, source, \
+             calendly_updated_at, created_at, updated_at, location_kind, location_status, guests) \
+           SELECT u, 'https://api.calendly.com/scheduled_events/' || md5(random()::text), 'Financial review', 1, 2, 'Google Meet', \
+             'https://calendly.com/events/x/google_meet', 'https://api.calendly.com/event_types/x', 'active', 'webhook', \
+             '2026-12-03T00:00:00.000000Z', 0, 0, 'google_conference', 'processing', '[]' FROM {random_advisers} \
+           ON CONFLICT (user_id, event_uri) DO UPDATE SET title = excluded.title RETURNING id, user_id), \
+         a AS (INSERT INTO attendees (meeting_id, user_id, invitee_uri, name, email, timezone, status, questions, created_at, updated_at, cancel_url, reschedule_url) \
+           SELECT id, user_id, 'https://api.calendly.com/scheduled_events/x/invitees/' || md5(random()::text), 'Client', 'client@example.com', \
+             'Europe/London', 'active', '[]', 0, 0, 'https://calendly.com/cancellations/x', 'https://calendly.com/reschedulings/x' FROM m \
+           ON CONFLICT (user_id, invitee_uri) DO NOTHING RETURNING meeting_id, user_id) \
+         INSERT INTO meeting_changes (user_id, meeting_id, at) SELECT user_id, meeting_id, 0 FROM a RETURNING seq;\n\
+         COMMIT;\n"
+    );
+    let file = std::env::temp_dir().join(format!("advicly_bench_floor_{}.sql", std::process::id()));
+    std::fs::write(&file, script).ok()?;
+    let out = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
+        .arg(&file)
+        .arg(db_url)
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&file);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|tps| tps * batch as f64)
 }
 
 /// What the database allows on this machine right now: durable single-row inserts of a ~3 KB row
@@ -325,13 +443,31 @@ async fn main() {
         Some(tps) => println!("the database's limit, measured now: pgbench, {} clients, one durable INSERT of a {}-byte row per transaction: {tps:.0}/s", o.concurrency, delivery(1, 1).len()),
         None => println!("pgbench could not run: no ratio to the database's limit"),
     }
+    let ceiling = no_database_ceiling(
+        SigningKey::new("bench-ceiling-signing-key".into()),
+        o.requests,
+        o.concurrency,
+    )
+    .await;
+    let share = limit
+        .map(|tps| format!(" = {:.0} % of pgbench's rate", ceiling * 100.0 / tps))
+        .unwrap_or_default();
+    println!("the receiver's ceiling with no database (same load generator; verify, parse, answer 200): {ceiling:.0}/s{share}");
+    {
+        let b = start(&admin, 1000).await;
+        let floor = batched_storage(&b.db_url, 1000, 16, 4, 10).await;
+        drop_bench(&admin, b).await;
+        if let (Some(floor), Some(tps)) = (floor, limit) {
+            println!("for comparison, storing deliveries batched 16 per transaction in multi-row statements (pgbench, 4 clients, the app's schema, no HTTP): {floor:.0}/s = {:.0} % of pgbench's rate", floor * 100.0 / tps);
+        }
+    }
     println!("| advisers | deliveries/s (closed loop, {} in flight) | ÷ pgbench insert rate | p50 | p99 | p50 @ {} req/s | p99 @ {} req/s | verify step: ours | verify step: seed design |", o.concurrency, o.rate, o.rate);
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &o.advisers {
         let b = start(&admin, n).await;
         // Warm up connections and caches.
-        closed_loop(&b, n, 200, o.concurrency).await;
-        let (rate, lat) = closed_loop(&b, n, o.requests, o.concurrency).await;
+        closed_loop(&b.target, n, 200, o.concurrency).await;
+        let (rate, lat) = closed_loop(&b.target, n, o.requests, o.concurrency).await;
         let open = open_loop(&b, n, o.rate, o.rate_secs).await;
         let (ours, seed) = verification_only(&b, n).await;
         let ratio = limit
@@ -346,11 +482,15 @@ async fn main() {
             ms(ours),
             ms(seed)
         );
-        b.state.db.close().await;
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let name = b.db_url.rsplit_once('/').unwrap().1.to_owned();
-        let _ = conn
-            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-            .await;
+        drop_bench(&admin, b).await;
     }
+}
+
+async fn drop_bench(admin: &str, b: Bench) {
+    b.state.db.close().await;
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    let name = b.db_url.rsplit_once('/').unwrap().1.to_owned();
+    let _ = conn
+        .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+        .await;
 }
