@@ -356,6 +356,13 @@ async fn batched_storage(
     );
     let file = std::env::temp_dir().join(format!("advicly_bench_floor_{}.sql", std::process::id()));
     std::fs::write(&file, script).ok()?;
+    let tps = pgbench_tps(&file, db_url, clients, secs);
+    let _ = std::fs::remove_file(&file);
+    tps.map(|tps| tps * batch as f64)
+}
+
+/// Runs `pgbench` with `script` against `url` for `secs` seconds: its transactions per second.
+fn pgbench_tps(script: &std::path::Path, url: &str, clients: usize, secs: u64) -> Option<f64> {
     let out = std::process::Command::new("pgbench")
         .args([
             "-n",
@@ -367,17 +374,15 @@ async fn batched_storage(
             &secs.to_string(),
             "-f",
         ])
-        .arg(&file)
-        .arg(db_url)
+        .arg(script)
+        .arg(url)
         .output()
         .ok()?;
-    let _ = std::fs::remove_file(&file);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|tps| tps * batch as f64)
+        .and_then(|v| v.parse().ok())
 }
 
 /// What the database allows on this machine right now: durable single-row inserts of a ~3 KB row
@@ -405,27 +410,7 @@ async fn durable_insert_rate(admin: &str, clients: usize, secs: u64) -> Option<f
         format!("INSERT INTO deliveries (body, received_at) VALUES ('{body}', 0);\n"),
     )
     .ok()?;
-    let out = std::process::Command::new("pgbench")
-        .args([
-            "-n",
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &secs.to_string(),
-            "-f",
-        ])
-        .arg(&script)
-        .arg(&url)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let tps = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse().ok());
+    let tps = pgbench_tps(&script, &url, clients, secs);
     let _ = conn
         .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
         .await;
