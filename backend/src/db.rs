@@ -17,9 +17,11 @@ pub enum DbKind {
 
 #[derive(Clone)]
 pub struct Db {
+    /// The pool this handle's queries use: `shared` or `ingest`.
     pool: AnyPool,
+    shared: AnyPool,
     /// Connections only Calendly's deliveries use ([`Db::for_ingest`]): pages, streams and
-    /// jobs holding every connection of `pool` never make a delivery wait for one.
+    /// jobs holding every connection of `shared` never make a delivery wait for one.
     ingest: AnyPool,
     kind: DbKind,
     url: String,
@@ -86,6 +88,7 @@ impl Db {
         };
         migrator.run(&pool).await?;
         Ok(Self {
+            shared: pool.clone(),
             pool,
             ingest,
             kind,
@@ -133,7 +136,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.shared.close().await;
         self.ingest.close().await;
     }
 }

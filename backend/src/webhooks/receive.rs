@@ -132,5 +132,13 @@ async fn receive_inner(
         });
     }
 
-    super::process::store_and_process(state, &subscription, &envelope, header.t, body).await
+    let body =
+        String::from_utf8(body.to_vec()).map_err(|e| Rejection::BadPayload(e.to_string()))?;
+    let verified = super::process::Verified {
+        subscription,
+        envelope,
+        signature_t: header.t,
+        body,
+    };
+    state.commit_group.store(state, verified).await
 }

@@ -34,7 +34,8 @@ async fn post_signed(app: &TestApp, path: &str, key: &str, t: i64, body: &str) -
         "t={t},v1={}",
         sign(&SigningKey::new(key.into()), t, body.as_bytes())
     );
-    app.client
+    let status = app
+        .client
         .post(app.url(path))
         .header("content-type", "application/json")
         .header("Calendly-Webhook-Signature", signature)
@@ -42,7 +43,11 @@ async fn post_signed(app: &TestApp, path: &str, key: &str, t: i64, body: &str) -
         .send()
         .await
         .unwrap()
-        .status()
+        .status();
+    if status == StatusCode::OK {
+        app.deliveries_applied().await;
+    }
+    status
 }
 
 /// A delivery the simulator made earlier, to replay by hand.

@@ -11,7 +11,8 @@ use crate::on_both_databases;
 async fn post_signed(app: &TestApp, url: &str, body: &str, key: &str) -> u16 {
     let t = app.clock.now_unix();
     let key = SigningKey::new(key.to_owned());
-    app.client
+    let status = app
+        .client
         .post(url)
         .header("content-type", "application/json")
         .header(
@@ -23,7 +24,11 @@ async fn post_signed(app: &TestApp, url: &str, body: &str, key: &str) -> u16 {
         .await
         .unwrap()
         .status()
-        .as_u16()
+        .as_u16();
+    if status == 200 {
+        app.deliveries_applied().await;
+    }
+    status
 }
 
 fn outcomes(status: &ConnectionView) -> Vec<String> {

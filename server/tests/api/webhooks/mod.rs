@@ -63,9 +63,14 @@ pub(super) async fn post(
 }
 
 /// Posts `body` signed now, as Calendly would.
+/// Once it is answered 200, waits until it is applied.
 pub(super) async fn deliver(app: &TestApp, path: &str, body: &str) -> StatusCode {
     let signature = signature_now(app, body.as_bytes());
-    post(app, path, Some(&signature), body.as_bytes().to_vec()).await
+    let status = post(app, path, Some(&signature), body.as_bytes().to_vec()).await;
+    if status == StatusCode::OK {
+        app.deliveries_applied().await;
+    }
+    status
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {

@@ -198,3 +198,49 @@ on_both_databases! {
         assert!(counted(&app, "storage_unavailable").await >= 1);
     }
 }
+
+on_both_databases! {
+    async fn deliveries_arriving_together_share_commits_and_a_bad_one_among_them_costs_the_others_nothing(app) {
+        const EACH: usize = 10;
+        let mut advisers = Vec::new();
+        for name in ["Gus Host", "Hal Host", "Ida Host"] {
+            advisers.push(connected_adviser(&app, name).await);
+        }
+        let mut bodies = Vec::new();
+        for i in 0..EACH {
+            for (n, (_, cal, token)) in advisers.iter().enumerate() {
+                bodies.push((routed(token), invitee_created(&cal.uri)));
+                if i == 3 * n + 2 {
+                    // Verifies, but its payload is not an invitee: it cannot become a meeting.
+                    let mut bad: serde_json::Value =
+                        serde_json::from_str(&invitee_created(&cal.uri)).unwrap();
+                    bad["payload"]["scheduled_event"] = "not an event".into();
+                    bodies.push((routed(token), bad.to_string()));
+                }
+            }
+        }
+        let answers = futures::future::join_all(
+            bodies.iter().map(|(path, body)| deliver(&app, path, body)),
+        )
+        .await;
+        assert!(answers.iter().all(|a| *a == StatusCode::OK), "{answers:?}");
+
+        for (adviser, _, _) in &advisers {
+            assert_eq!(upcoming(&app.meetings(adviser).await).len(), EACH);
+        }
+        let by_status: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM webhook_deliveries WHERE event = 'invitee.created' GROUP BY status ORDER BY status",
+        )
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(by_status, [("failed".to_owned(), 3), ("processed".to_owned(), 3 * EACH as i64)]);
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        let grouped: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("webhook_group_committed_deliveries_total "))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        assert!(grouped >= 2, "deliveries that arrived together shared a transaction:\n{metrics}");
+    }
+}
