@@ -514,7 +514,7 @@ impl ServerSide {
             seconds: value(&format!("http_request_duration_seconds_sum{route}")),
             deliveries: value(&format!("http_request_duration_seconds_count{route}")),
             grouped: value("webhook_group_committed_deliveries_total "),
-            group_commits: value(r#"webhook_group_commits_total{outcome="committed"} "#),
+            group_commits: value("webhook_group_commits_total "),
         }
     }
 

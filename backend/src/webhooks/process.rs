@@ -10,10 +10,70 @@
 
 use calendly::webhook::WebhookEnvelope;
 
+use super::outcome::Rejection;
 use crate::accounts::AdviserId;
-use crate::connections::SubscriptionRow;
+use crate::connections::{RouteLookup, SubscriptionRow};
 use crate::meetings::{apply_invitee, InviteeChange, Source};
 use crate::AppState;
+
+/// Where a delivery was sent: an adviser's callback URL (its route token, looked up when the
+/// delivery is stored), or the legacy bare URL, already routed by `created_by`.
+pub(super) enum Route {
+    Token(String),
+    Known(SubscriptionRow),
+}
+
+/// A delivery whose signature and timestamp checked out, not yet routed.
+pub(super) struct Arrival {
+    pub route: Route,
+    pub envelope: WebhookEnvelope,
+    pub signature_t: i64,
+    pub body: String,
+}
+
+impl Arrival {
+    /// Routes it with `routes` (what its group's route tokens name) and cross-checks its sender;
+    /// refused, the reason and the adviser whose URL it was sent to, if any.
+    pub fn routed(
+        self,
+        routes: &std::collections::HashMap<String, RouteLookup>,
+    ) -> Result<Verified, (Rejection, Option<AdviserId>)> {
+        let subscription = match self.route {
+            Route::Known(subscription) => subscription,
+            Route::Token(token) => match routes.get(&token) {
+                None => return Err((Rejection::UnknownRoute, None)),
+                Some(RouteLookup::Retired) => return Err((Rejection::RetiredRoute, None)),
+                Some(RouteLookup::Active(subscription)) => subscription.clone(),
+            },
+        };
+        if self.envelope.created_by != subscription.user_uri {
+            let adviser = subscription.user_id;
+            return Err((
+                Rejection::WrongUser {
+                    created_by: self.envelope.created_by,
+                },
+                Some(adviser),
+            ));
+        }
+        Ok(Verified {
+            subscription,
+            envelope: self.envelope,
+            signature_t: self.signature_t,
+            body: self.body,
+        })
+    }
+}
+
+impl From<Verified> for Arrival {
+    fn from(v: Verified) -> Self {
+        Arrival {
+            route: Route::Known(v.subscription),
+            envelope: v.envelope,
+            signature_t: v.signature_t,
+            body: v.body,
+        }
+    }
+}
 
 /// A delivery whose signature, timestamp and sender checked out, ready to be stored.
 pub(super) struct Verified {
