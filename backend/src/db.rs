@@ -17,11 +17,9 @@ pub enum DbKind {
 
 #[derive(Clone)]
 pub struct Db {
-    /// The pool this handle's queries use: `shared` or `ingest`.
     pool: AnyPool,
-    shared: AnyPool,
     /// Connections only Calendly's deliveries use ([`Db::for_ingest`]): pages, streams and
-    /// jobs holding every connection of `shared` never make a delivery wait for one.
+    /// jobs holding every connection of `pool` never make a delivery wait for one.
     ingest: AnyPool,
     kind: DbKind,
     url: String,
@@ -88,7 +86,6 @@ impl Db {
         };
         migrator.run(&pool).await?;
         Ok(Self {
-            shared: pool.clone(),
             pool,
             ingest,
             kind,
@@ -136,7 +133,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.shared.close().await;
+        self.pool.close().await;
         self.ingest.close().await;
     }
 }

@@ -31,19 +31,9 @@ pub struct Metrics(Arc<Mutex<Registry>>);
 
 impl Metrics {
     pub fn inc(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)]) {
-        self.add(name, help, labels, 1);
-    }
-
-    pub fn add(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&'static str, &str)],
-        n: u64,
-    ) {
         let mut r = self.0.lock().expect("metrics lock");
         r.help.insert(name, help);
-        *r.counters.entry((name, own(labels))).or_default() += n;
+        *r.counters.entry((name, own(labels))).or_default() += 1;
     }
 
     pub fn observe(

@@ -31,10 +31,6 @@ pub struct AppState {
     pub streams: StreamSlots,
     /// Refused deliveries noted in the delivery log, per adviser per minute.
     pub refusal_notes: crate::webhooks::RefusalNotes,
-    /// Verified deliveries waiting to be stored together.
-    pub commit_group: crate::webhooks::CommitGroup,
-    /// Stored deliveries waiting to be applied to the meetings.
-    pub applier: crate::webhooks::Applier,
 }
 
 impl AppState {
@@ -59,8 +55,6 @@ impl AppState {
             subscription_locks: KeyedLocks::default(),
             limits: CalendlyLimits::default(),
             refusal_notes: Default::default(),
-            commit_group: Default::default(),
-            applier: Default::default(),
             streams,
         }
     }

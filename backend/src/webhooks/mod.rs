@@ -1,16 +1,12 @@
 //! Receiving Calendly webhooks: route by callback URL, verify strictly, store, then acknowledge;
 //! turn stored deliveries into meetings.
 
-mod applier;
-mod commit_group;
 mod outcome;
 mod process;
 mod receive;
 mod recent;
 mod retention;
 
-pub use applier::{Applier, STRANDED_AFTER_MS};
-pub use commit_group::{CommitGroup, MAX_GROUP};
 pub use outcome::{Receipt, Rejection};
 pub use process::process_pending;
 pub use receive::{receive, MAX_BODY_BYTES};

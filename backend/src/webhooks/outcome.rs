@@ -51,4 +51,6 @@ pub struct Receipt {
     /// Already stored earlier (a Calendly retry or a replay): nothing changed.
     pub duplicate: bool,
     pub user_id: i64,
+    /// The newest meeting change it produced, if processed inline.
+    pub change_seq: Option<i64>,
 }

@@ -1,174 +1,167 @@
-//! Store, acknowledge, then apply.
+//! Store-then-acknowledge, and turning stored deliveries into meetings.
 //!
-//! A verified delivery is inserted (deduplicated on its natural key) and committed before its
-//! caller answers 2xx — together with the deliveries that arrived at the same moment, in one
-//! statement ([`super::commit_group`]). One that changes meetings is stored `pending` and applied
-//! right after by this instance's [`super::applier`], in its own transaction that marks it
-//! `processed`; the live streams hear of the change when that commits. If applying fails, the
-//! delivery stays stored as `failed` and is retried by [`process_pending`]. If nothing can be
+//! The common path is one transaction: insert the delivery (deduplicated on its natural key),
+//! apply it to the meetings, mark it processed, commit — then the caller answers 2xx. If applying
+//! fails, that transaction is rolled back and the delivery is stored alone as `failed`, still
+//! acknowledged (it is safely stored) and retried by [`process_pending`]. If nothing can be
 //! stored, the caller answers 503 and Calendly retries.
 
 use calendly::webhook::WebhookEnvelope;
 
-use super::outcome::Rejection;
+use super::outcome::{Receipt, Rejection};
 use crate::accounts::AdviserId;
-use crate::connections::{RouteLookup, SubscriptionRow};
+use crate::connections::SubscriptionRow;
 use crate::meetings::{apply_invitee, InviteeChange, Source};
 use crate::AppState;
 
-/// Where a delivery was sent: an adviser's callback URL (its route token, looked up when the
-/// delivery is stored), or the legacy bare URL, already routed by `created_by`.
-pub(super) enum Route {
-    Token(String),
-    Known(SubscriptionRow),
+/// Calendly sends no delivery id; an event, its subject and its creation time identify it.
+fn natural_key(envelope: &WebhookEnvelope) -> String {
+    let subject = envelope
+        .payload
+        .get("uri")
+        .and_then(|u| u.as_str())
+        .unwrap_or("");
+    format!(
+        "{}|{}|{}",
+        envelope.event,
+        subject,
+        envelope.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
 }
 
-/// A delivery whose signature and timestamp checked out, not yet routed.
-pub(super) struct Arrival {
-    pub route: Route,
-    pub envelope: WebhookEnvelope,
-    pub signature_t: i64,
-    pub body: String,
-}
+pub(super) async fn store_and_process(
+    state: &AppState,
+    subscription: &SubscriptionRow,
+    envelope: &WebhookEnvelope,
+    signature_t: i64,
+    body: &[u8],
+) -> Result<Receipt, Rejection> {
+    let body = std::str::from_utf8(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
+    let key = natural_key(envelope);
+    let adviser = subscription.user_id;
+    let now = state.clock.now_ms();
 
-impl Arrival {
-    /// Routes it with `routes` (what its group's route tokens name) and cross-checks its sender;
-    /// refused, the reason and the adviser whose URL it was sent to, if any.
-    pub fn routed(
-        self,
-        routes: &std::collections::HashMap<String, RouteLookup>,
-    ) -> Result<Verified, (Rejection, Option<AdviserId>)> {
-        let subscription = match self.route {
-            Route::Known(subscription) => subscription,
-            Route::Token(token) => match routes.get(&token) {
-                None => return Err((Rejection::UnknownRoute, None)),
-                Some(RouteLookup::Retired) => return Err((Rejection::RetiredRoute, None)),
-                Some(RouteLookup::Active(subscription)) => subscription.clone(),
-            },
+    // Whether the event changes meetings is known from its name; the row is inserted with its
+    // final status, since it commits (or not) together with the change it describes.
+    let delivery = NewDelivery {
+        adviser,
+        subscription_id: subscription.id,
+        event: &envelope.event,
+        key: &key,
+        signature_t,
+        now,
+        body,
+    };
+    let status = if InviteeChange::from_event(&envelope.event).is_some() {
+        "processed"
+    } else {
+        "ignored"
+    };
+    let attempt = async {
+        let mut tx = state.db.begin_write().await?;
+        let inserted = delivery.insert(&mut tx, status, None).await?;
+        let Some(id) = inserted else {
+            return Ok::<_, ProcessError>((None, None));
         };
-        if self.envelope.created_by != subscription.user_uri {
-            let adviser = subscription.user_id;
-            return Err((
-                Rejection::WrongUser {
-                    created_by: self.envelope.created_by,
-                },
-                Some(adviser),
-            ));
+        let seq = apply(&mut tx, adviser, envelope, now).await?;
+        tx.commit().await?;
+        Ok((Some(id), seq))
+    }
+    .await;
+
+    match attempt {
+        Ok((None, _)) => {
+            // Already stored: the log shows it arrived again. Best effort — the delivery
+            // itself is safe, so a failure here must not make Calendly retry.
+            if let Err(e) = super::recent::record_duplicate(&state.db, adviser, &key, now).await {
+                tracing::warn!(error = %e, "could not note a duplicate delivery");
+            }
+            Ok(Receipt {
+                delivery_id: None,
+                duplicate: true,
+                user_id: adviser.0,
+                change_seq: None,
+            })
         }
-        Ok(Verified {
-            subscription,
-            envelope: self.envelope,
-            signature_t: self.signature_t,
-            body: self.body,
-        })
-    }
-}
-
-impl From<Verified> for Arrival {
-    fn from(v: Verified) -> Self {
-        Arrival {
-            route: Route::Known(v.subscription),
-            envelope: v.envelope,
-            signature_t: v.signature_t,
-            body: v.body,
+        Ok((Some(id), seq)) => {
+            if let Some(seq) = seq {
+                state.live.committed(state.db.kind(), adviser, seq);
+            }
+            Ok(Receipt {
+                delivery_id: Some(id),
+                duplicate: false,
+                user_id: adviser.0,
+                change_seq: seq,
+            })
+        }
+        Err(ProcessError::Database(e)) if is_unavailable(&e) => Err(Rejection::Unavailable(e)),
+        Err(err) => {
+            // Keep the delivery (it verified); a worker retries applying it.
+            tracing::warn!(error = %err, "applying a delivery failed; stored for retry");
+            let stored = match state.db.pool().acquire().await {
+                Ok(mut conn) => {
+                    delivery
+                        .insert(&mut conn, "failed", Some(&err.to_string()))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match stored {
+                Ok(row) => Ok(Receipt {
+                    delivery_id: row,
+                    duplicate: false,
+                    user_id: adviser.0,
+                    change_seq: None,
+                }),
+                Err(e) => Err(Rejection::Unavailable(e)),
+            }
         }
     }
 }
 
-/// A delivery whose signature, timestamp and sender checked out, ready to be stored.
-pub(super) struct Verified {
-    pub subscription: SubscriptionRow,
-    pub envelope: WebhookEnvelope,
-    /// The signature header's `t`.
-    pub signature_t: i64,
-    /// The exact bytes Calendly signed.
-    pub body: String,
-}
-
-impl Verified {
-    pub fn adviser(&self) -> AdviserId {
-        self.subscription.user_id
-    }
-
-    /// Calendly sends no delivery id; an event, its subject and its creation time identify it.
-    pub fn natural_key(&self) -> String {
-        let envelope = &self.envelope;
-        let subject = envelope
-            .payload
-            .get("uri")
-            .and_then(|u| u.as_str())
-            .unwrap_or("");
-        format!(
-            "{}|{}|{}",
-            envelope.event,
-            subject,
-            envelope.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        )
-    }
-
-    /// Whether it is applied after it is stored (`pending`), or only kept (`ignored`).
-    pub fn changes_meetings(&self) -> bool {
-        InviteeChange::from_event(&self.envelope.event).is_some()
-    }
-}
-
-/// Inserts deliveries in one statement (one commit), unless already stored: for each, in order,
-/// its new id, or `None` for one stored before (same adviser and natural key). The caller passes
-/// each natural key at most once.
-pub(super) async fn insert_deliveries(
-    conn: &mut sqlx::AnyConnection,
-    deliveries: &[&Verified],
+/// A verified delivery about to be stored.
+struct NewDelivery<'a> {
+    adviser: AdviserId,
+    subscription_id: i64,
+    event: &'a str,
+    key: &'a str,
+    signature_t: i64,
     now: i64,
-) -> Result<Vec<Option<i64>>, sqlx::Error> {
-    const COLUMNS: usize = 9;
-    let rows: Vec<String> = (0..deliveries.len())
-        .map(|i| {
-            let p: Vec<String> = (1..=COLUMNS)
-                .map(|c| format!("${}", i * COLUMNS + c))
-                .collect();
-            format!("({}, 0)", p.join(", "))
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, \
-             processed_at, attempts) VALUES {} \
-         ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id, user_id, natural_key",
-        rows.join(", ")
-    );
-    let keys: Vec<String> = deliveries.iter().map(|d| d.natural_key()).collect();
-    let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
-    for (d, key) in deliveries.iter().zip(&keys) {
-        let (status, processed_at) = if d.changes_meetings() {
-            ("pending", None)
-        } else {
-            ("ignored", Some(now))
-        };
-        query = query
-            .bind(d.adviser().0)
-            .bind(d.subscription.id)
-            .bind(d.envelope.event.as_str())
-            .bind(key.as_str())
-            .bind(d.signature_t)
-            .bind(now)
-            .bind(d.body.as_str())
-            .bind(status)
-            .bind(processed_at);
-    }
-    let inserted: std::collections::HashMap<(i64, String), i64> = query
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|(id, user_id, key)| ((user_id, key), id))
-        .collect();
-    Ok(deliveries
-        .iter()
-        .zip(keys)
-        .map(|(d, key)| inserted.get(&(d.adviser().0, key)).copied())
-        .collect())
+    body: &'a str,
 }
 
-/// The database cannot be reached or is overloaded: Calendly should retry later (503).
-pub(super) fn is_unavailable(e: &sqlx::Error) -> bool {
+impl NewDelivery<'_> {
+    /// Inserts the delivery unless it is already stored (same natural key): its id, or `None`
+    /// for a duplicate.
+    async fn insert(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let processed_at = (status != "failed").then_some(self.now);
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO webhook_deliveries (user_id, subscription_id, event, natural_key, signature_t, received_at, body, status, attempts, \
+                 processed_at, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10) ON CONFLICT (user_id, natural_key) DO NOTHING RETURNING id",
+        )
+        .bind(self.adviser.0)
+        .bind(self.subscription_id)
+        .bind(self.event)
+        .bind(self.key)
+        .bind(self.signature_t)
+        .bind(self.now)
+        .bind(self.body)
+        .bind(status)
+        .bind(processed_at)
+        .bind(error)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.map(|(id,)| id))
+    }
+}
+
+fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(
         e,
         sqlx::Error::PoolTimedOut
@@ -232,15 +225,6 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
     ((5 * 60 * 1000_i64) << doublings).min(6 * 3600 * 1000)
 }
 
-/// A stored delivery still to be applied.
-pub(super) struct StoredDelivery {
-    pub id: i64,
-    pub adviser: AdviserId,
-    pub body: String,
-    /// Attempts made so far.
-    pub attempts: i64,
-}
-
 /// Applies stored deliveries that could not be applied when they arrived.
 pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
     let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
@@ -250,103 +234,58 @@ pub async fn process_pending(state: &AppState) -> Result<usize, sqlx::Error> {
     .bind(state.clock.now_ms())
     .fetch_all(state.db.pool())
     .await?;
-    apply_all(state, rows).await
-}
-
-/// Applies `pending` deliveries stored at least `age_ms` ago: ones whose instance stopped
-/// before applying them (the [`super::applier`] sweeps for them).
-pub(super) async fn process_stranded(state: &AppState, age_ms: i64) -> Result<usize, sqlx::Error> {
-    let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, user_id, body, attempts FROM webhook_deliveries WHERE status = 'pending' \
-         AND received_at <= $1 ORDER BY id LIMIT 100",
-    )
-    .bind(state.clock.now_ms() - age_ms)
-    .fetch_all(state.db.pool())
-    .await?;
-    apply_all(state, rows).await
-}
-
-async fn apply_all(
-    state: &AppState,
-    rows: Vec<(i64, i64, String, i64)>,
-) -> Result<usize, sqlx::Error> {
     let mut done = 0;
     for (id, user_id, body, attempts) in rows {
-        let stored = StoredDelivery {
-            id,
-            adviser: AdviserId(user_id),
-            body,
-            attempts,
-        };
-        if apply_stored(state, &stored).await? {
-            done += 1;
+        let adviser = AdviserId(user_id);
+        let now = state.clock.now_ms();
+        // Marking the row done comes first: on PostgreSQL it locks the row, so another instance
+        // running the same round waits, then finds it done and skips it.
+        let result: Result<Option<Option<i64>>, ProcessError> = async {
+            let envelope: WebhookEnvelope = serde_json::from_str(&body)?;
+            let status = if InviteeChange::from_event(&envelope.event).is_some() { "processed" } else { "ignored" };
+            let mut tx = state.db.begin_write().await?;
+            let claimed = sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL \
+                 WHERE id = $3 AND status IN ('pending', 'failed')",
+            )
+            .bind(status)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() != 1 {
+                return Ok(None);
+            }
+            let seq = apply(&mut tx, adviser, &envelope, now).await?;
+            tx.commit().await?;
+            Ok(Some(seq))
+        }
+        .await;
+        match result {
+            Ok(None) => {}
+            Ok(Some(seq)) => {
+                done += 1;
+                if let Some(seq) = seq {
+                    state.live.committed(state.db.kind(), adviser, seq);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(delivery = id, error = %err, "re-applying a stored delivery failed");
+                state.metrics.inc(
+                    "webhook_reapply_failures_total",
+                    "Stored deliveries that failed to apply again (retried later, never dropped).",
+                    &[],
+                );
+                sqlx::query("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, error = $1, next_attempt_at = $2 WHERE id = $3")
+                    .bind(err.reason())
+                    .bind(now + retry_delay_ms(attempts + 1))
+                    .bind(id)
+                    .execute(state.db.pool())
+                    .await?;
+            }
         }
     }
     Ok(done)
-}
-
-/// Applies one stored delivery in its own transaction, unless another worker already has:
-/// whether this call applied it. If applying fails, the delivery is marked `failed` with its
-/// next attempt scheduled; `Err` only when the database cannot be written to at all.
-pub(super) async fn apply_stored(
-    state: &AppState,
-    stored: &StoredDelivery,
-) -> Result<bool, sqlx::Error> {
-    let StoredDelivery {
-        id,
-        adviser,
-        ref body,
-        attempts,
-    } = *stored;
-    let now = state.clock.now_ms();
-    // Marking the row done comes first: on PostgreSQL it locks the row, so another instance
-    // running the same round waits, then finds it done and skips it.
-    let result: Result<Option<Option<i64>>, ProcessError> = async {
-        let envelope: WebhookEnvelope = serde_json::from_str(body)?;
-        let status = if InviteeChange::from_event(&envelope.event).is_some() { "processed" } else { "ignored" };
-        let mut tx = state.db.begin_write().await?;
-        let claimed = sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, processed_at = $2, attempts = attempts + 1, error = NULL \
-             WHERE id = $3 AND status IN ('pending', 'failed')",
-        )
-        .bind(status)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        if claimed.rows_affected() != 1 {
-            return Ok(None);
-        }
-        let seq = apply(&mut tx, adviser, &envelope, now).await?;
-        tx.commit().await?;
-        Ok(Some(seq))
-    }
-    .await;
-    match result {
-        Ok(None) => Ok(false),
-        Ok(Some(seq)) => {
-            if let Some(seq) = seq {
-                state.live.committed(state.db.kind(), adviser, seq);
-            }
-            Ok(true)
-        }
-        Err(ProcessError::Database(e)) if is_unavailable(&e) => Err(e),
-        Err(err) => {
-            tracing::warn!(delivery = id, error = %err, "applying a stored delivery failed");
-            state.metrics.inc(
-                "webhook_reapply_failures_total",
-                "Stored deliveries that failed to apply (retried later, never dropped).",
-                &[],
-            );
-            sqlx::query("UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, error = $1, next_attempt_at = $2 WHERE id = $3")
-                .bind(err.reason())
-                .bind(now + retry_delay_ms(attempts + 1))
-                .bind(id)
-                .execute(state.db.pool())
-                .await?;
-            Ok(false)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,11 @@
-//! One delivery, from raw bytes to a stored row. Order matters: check the signature on the exact
-//! bytes with the app key and the timestamp, only then parse JSON; find the subscription by its
-//! route token (O(1), indexed — together with the deliveries stored at the same moment),
-//! cross-check `created_by`, and commit before answering.
+//! One delivery, from raw bytes to a stored row. Order matters: find the subscription by its
+//! route token (O(1), indexed), check the signature on the exact bytes with the app key, check
+//! the timestamp, only then parse JSON, cross-check `created_by`, and commit before answering.
 
 use calendly::webhook::{verify_any, SignatureHeader, WebhookEnvelope};
 
 use super::outcome::{Receipt, Rejection};
-use super::process::{Arrival, Route};
-use crate::connections::RouteLookup;
+use crate::connections::{RouteLookup, SubscriptionRow};
 use crate::AppState;
 
 /// Calendly's payloads are a few KiB; anything this big is not from Calendly.
@@ -88,64 +86,19 @@ async fn receive_inner(
     body: &[u8],
     routed_to: &mut Option<crate::accounts::AdviserId>,
 ) -> Result<Receipt, Rejection> {
-    let checked = check(state, signature, body);
-    let Some(token) = route_token else {
-        // The legacy bare URL: routed by `created_by`, once the delivery proved to be Calendly's.
-        let (signature_t, envelope, body) = checked?;
-        let subscription =
-            crate::connections::subscription_by_user_uri(&state.db, &envelope.created_by)
+    let route = match route_token {
+        Some(token) => Some(
+            crate::connections::route_by_token(&state.db, token)
                 .await
                 .map_err(Rejection::Unavailable)?
-                .ok_or(Rejection::UnknownRoute)?;
-        *routed_to = Some(subscription.user_id);
-        let arrival = Arrival {
-            route: Route::Known(subscription),
-            envelope,
-            signature_t,
-            body,
-        };
-        return state.commit_group.store(state, arrival).await.result;
+                .ok_or(Rejection::UnknownRoute)?,
+        ),
+        None => None,
     };
-    match checked {
-        // Routed with the others stored at the same moment, in one query.
-        Ok((signature_t, envelope, body)) => {
-            let arrival = Arrival {
-                route: Route::Token(token.to_owned()),
-                envelope,
-                signature_t,
-                body,
-            };
-            let answer = state.commit_group.store(state, arrival).await;
-            *routed_to = answer.routed_to;
-            answer.result
-        }
-        // Refused: the route still decides the answer. A route never issued is 404 whatever it
-        // carries; only a genuine delivery (signed by Calendly) may make us answer 410, which
-        // deletes the subscription at Calendly — a guessed or leaked old URL must not.
-        Err(refused) => match crate::connections::route_by_token(&state.db, token)
-            .await
-            .map_err(Rejection::Unavailable)?
-        {
-            None => Err(Rejection::UnknownRoute),
-            Some(RouteLookup::Retired) if !matches!(refused, Rejection::Signature(_)) => {
-                Err(Rejection::RetiredRoute)
-            }
-            Some(RouteLookup::Retired) => Err(refused),
-            Some(RouteLookup::Active(subscription)) => {
-                *routed_to = Some(subscription.user_id);
-                Err(refused)
-            }
-        },
+    if let Some(RouteLookup::Active(sub)) = &route {
+        *routed_to = Some(sub.user_id);
     }
-}
 
-/// What needs no database: the signature and timestamp on the exact bytes, with the app key,
-/// then the JSON. The signature's `t`, the envelope and the body.
-fn check(
-    state: &AppState,
-    signature: Option<&str>,
-    body: &[u8],
-) -> Result<(i64, WebhookEnvelope, String), Rejection> {
     let header = SignatureHeader::parse(signature.unwrap_or("")).map_err(Rejection::Signature)?;
     verify_any(
         state.calendly.verifying_keys(),
@@ -155,9 +108,29 @@ fn check(
         state.settings.webhook_tolerance_secs,
     )
     .map_err(Rejection::Signature)?;
+
+    // Only a genuine delivery (signed by Calendly) may make us answer 410: it deletes the
+    // subscription at Calendly, so a guessed or leaked old URL must not be able to trigger it.
+    let subscription = match route {
+        Some(RouteLookup::Active(sub)) => Some(sub),
+        Some(RouteLookup::Retired) => return Err(Rejection::RetiredRoute),
+        None => None,
+    };
+
     let envelope: WebhookEnvelope =
         serde_json::from_slice(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
-    let body =
-        String::from_utf8(body.to_vec()).map_err(|e| Rejection::BadPayload(e.to_string()))?;
-    Ok((header.t, envelope, body))
+    let subscription: SubscriptionRow = match subscription {
+        Some(sub) => sub,
+        None => crate::connections::subscription_by_user_uri(&state.db, &envelope.created_by)
+            .await
+            .map_err(Rejection::Unavailable)?
+            .ok_or(Rejection::UnknownRoute)?,
+    };
+    if envelope.created_by != subscription.user_uri {
+        return Err(Rejection::WrongUser {
+            created_by: envelope.created_by,
+        });
+    }
+
+    super::process::store_and_process(state, &subscription, &envelope, header.t, body).await
 }

@@ -66,7 +66,6 @@ async fn reschedules_delivered_all_at_once_apply_on_their_first_attempt(db: Test
     for answer in futures::future::join_all(posts).await {
         assert_eq!(answer.expect("POST a delivery").status(), 200);
     }
-    app.deliveries_applied().await;
 
     let unapplied: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT event, error FROM webhook_deliveries WHERE status NOT IN ('processed', 'ignored')",
@@ -137,7 +136,6 @@ async fn a_delivery_is_stored_while_pages_hold_every_shared_connection(db: TestD
     app.book(&cal, "Quentin Client");
     let attempt = attempts_after(&app, before, 1).await[0].status;
     assert_eq!(attempt, Some(200), "acknowledged on its first attempt");
-    app.deliveries_applied().await;
     drop(held);
     let page = app.meetings(&adviser).await;
     assert_eq!(page.upcoming.len(), 1, "{page:?}");

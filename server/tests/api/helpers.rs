@@ -419,41 +419,6 @@ impl TestApp {
             self.sim.wait_idle(std::time::Duration::from_secs(20)).await,
             "deliveries did not settle"
         );
-        self.deliveries_applied().await;
-    }
-
-    /// Waits until no stored delivery is waiting to be applied: the app answers Calendly once a
-    /// delivery is stored and applies it right after. It reads through a connection of its own,
-    /// not the app's pool. (A database that cannot be read is left to the test's own assertions.)
-    pub async fn deliveries_applied(&self) {
-        use sqlx::Connection;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let mut conn = None;
-        loop {
-            if conn.is_none() {
-                conn = sqlx::AnyConnection::connect(self.state.db.url()).await.ok();
-            }
-            let pending: Result<(i64,), _> = match conn.as_mut() {
-                Some(conn) => {
-                    sqlx::query_as(
-                        "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'",
-                    )
-                    .fetch_one(conn)
-                    .await
-                }
-                None => Err(sqlx::Error::PoolClosed),
-            };
-            match pending {
-                Ok((0,)) => return,
-                Ok((n,)) => assert!(
-                    std::time::Instant::now() < deadline,
-                    "{n} stored deliveries were still not applied after 10 s"
-                ),
-                Err(_) if std::time::Instant::now() > deadline => return,
-                Err(_) => conn = None,
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
     }
 
     /// Books a meeting with `host` as an invitee would.

@@ -63,62 +63,30 @@ pub enum RouteLookup {
 }
 
 /// The webhook route's O(1) lookup: the subscription a route token belongs to, or that it is one
-/// of ours no longer in use; `None` for a token we never issued. One indexed query.
+/// of ours no longer in use; `None` for a token we never issued. One indexed query: every
+/// delivery makes it.
 pub async fn route_by_token(db: &Db, token: &str) -> Result<Option<RouteLookup>, sqlx::Error> {
-    if !is_issued_shape(token) {
-        return Ok(None);
-    }
-    let mut conn = db.pool().acquire().await?;
-    Ok(routes_by_tokens(&mut conn, &[token]).await?.remove(token))
-}
-
-/// Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
-fn is_issued_shape(token: &str) -> bool {
-    token.len() == 22
-        && token
+    // Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
+    if token.len() != 22
+        || !token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// [`route_by_token`] for the deliveries of a group at once, in one indexed query: what each
-/// token names (tokens never issued are absent).
-pub async fn routes_by_tokens(
-    conn: &mut sqlx::AnyConnection,
-    tokens: &[&str],
-) -> Result<std::collections::HashMap<String, RouteLookup>, sqlx::Error> {
-    let tokens: Vec<&str> = tokens
-        .iter()
-        .copied()
-        .filter(|t| is_issued_shape(t))
-        .collect();
-    if tokens.is_empty() {
-        return Ok(Default::default());
+    {
+        return Ok(None);
     }
-    let placeholders: Vec<String> = (1..=tokens.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT {COLUMNS}, is_active FROM calendly_webhook_subscriptions WHERE route_token IN ({}) AND scope = 'user'",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, RouteRow>(&sql);
-    for token in &tokens {
-        query = query.bind(*token);
-    }
-    let mut found = std::collections::HashMap::new();
-    for r in query.fetch_all(&mut *conn).await? {
-        // A token names one subscription; should it ever name an active and a retired row, the
-        // active one answers.
-        let active = r.is_active == 1;
-        let token = r.row.route_token.clone();
-        if active || !found.contains_key(&token) {
-            let lookup = if active {
-                RouteLookup::Active(r.row)
-            } else {
-                RouteLookup::Retired
-            };
-            found.insert(token, lookup);
+    let found: Option<RouteRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1"
+    ))
+    .bind(token)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(found.map(|r| {
+        if r.is_active == 1 {
+            RouteLookup::Active(r.row)
+        } else {
+            RouteLookup::Retired
         }
-    }
-    Ok(found)
+    }))
 }
 
 /// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
