@@ -124,6 +124,19 @@ impl Db {
         }
     }
 
+    /// [`Db::begin_write`] on a connection the caller already holds (a delivery looks up its
+    /// route and stores itself on one connection: one acquire, not two).
+    pub async fn begin_write_on<'c>(
+        &self,
+        conn: &'c mut sqlx::AnyConnection,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
+        use sqlx::Connection;
+        match self.kind {
+            DbKind::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+            DbKind::Postgres => conn.begin().await,
+        }
+    }
+
     /// A cheap round trip for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

@@ -21,7 +21,8 @@ pub use disconnect::{disconnect, run_cleanup_jobs};
 pub use error::ConnectError;
 pub use store::subscriptions::{
     active_for_user as active_subscription, by_route_token as subscription_by_route_token,
-    by_user_uri as subscription_by_user_uri, route_by_token, RouteLookup, SubscriptionRow,
+    by_user_uri as subscription_by_user_uri, could_be_issued as could_be_route_token,
+    route_by_token, RouteLookup, SubscriptionRow,
 };
 pub use store::{
     claim_manual_sync, load, load_sync_cursor, manual_sync_at, record_sync, save_sync_cursor,

@@ -29,13 +29,28 @@ fn natural_key(envelope: &WebhookEnvelope) -> String {
     )
 }
 
+/// A delivery whose signature, timestamp and sender checked out.
+pub(super) struct Verified<'a> {
+    pub subscription: &'a SubscriptionRow,
+    pub envelope: &'a WebhookEnvelope,
+    /// The signature header's `t`.
+    pub signature_t: i64,
+    /// The exact bytes Calendly signed.
+    pub body: &'a [u8],
+}
+
+/// Stores and applies a verified delivery on `conn`, the connection its route was looked up on.
 pub(super) async fn store_and_process(
     state: &AppState,
-    subscription: &SubscriptionRow,
-    envelope: &WebhookEnvelope,
-    signature_t: i64,
-    body: &[u8],
+    conn: &mut sqlx::AnyConnection,
+    verified: Verified<'_>,
 ) -> Result<Receipt, Rejection> {
+    let Verified {
+        subscription,
+        envelope,
+        signature_t,
+        body,
+    } = verified;
     let body = std::str::from_utf8(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
     let key = natural_key(envelope);
     let adviser = subscription.user_id;
@@ -58,7 +73,7 @@ pub(super) async fn store_and_process(
         "ignored"
     };
     let attempt = async {
-        let mut tx = state.db.begin_write().await?;
+        let mut tx = state.db.begin_write_on(&mut *conn).await?;
         let inserted = delivery.insert(&mut tx, status, None).await?;
         let Some(id) = inserted else {
             return Ok::<_, ProcessError>((None, None));
@@ -73,7 +88,7 @@ pub(super) async fn store_and_process(
         Ok((None, _)) => {
             // Already stored: the log shows it arrived again. Best effort — the delivery
             // itself is safe, so a failure here must not make Calendly retry.
-            if let Err(e) = super::recent::record_duplicate(&state.db, adviser, &key, now).await {
+            if let Err(e) = super::recent::record_duplicate(conn, adviser, &key, now).await {
                 tracing::warn!(error = %e, "could not note a duplicate delivery");
             }
             Ok(Receipt {
@@ -98,14 +113,9 @@ pub(super) async fn store_and_process(
         Err(err) => {
             // Keep the delivery (it verified); a worker retries applying it.
             tracing::warn!(error = %err, "applying a delivery failed; stored for retry");
-            let stored = match state.db.pool().acquire().await {
-                Ok(mut conn) => {
-                    delivery
-                        .insert(&mut conn, "failed", Some(&err.to_string()))
-                        .await
-                }
-                Err(e) => Err(e),
-            };
+            let stored = delivery
+                .insert(conn, "failed", Some(&err.to_string()))
+                .await;
             match stored {
                 Ok(row) => Ok(Receipt {
                     delivery_id: row,

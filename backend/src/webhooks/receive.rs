@@ -86,9 +86,17 @@ async fn receive_inner(
     body: &[u8],
     routed_to: &mut Option<crate::accounts::AdviserId>,
 ) -> Result<Receipt, Rejection> {
+    // A URL we never issued is refused before any database work: a flood of made-up URLs takes
+    // no connection.
+    if route_token.is_some_and(|token| !crate::connections::could_be_route_token(token)) {
+        return Err(Rejection::UnknownRoute);
+    }
+    // One connection for the whole delivery, taken when it is first needed: its route lookup,
+    // then its transaction.
+    let mut conn = Connection::new(state);
     let route = match route_token {
         Some(token) => Some(
-            crate::connections::route_by_token(&state.db, token)
+            crate::connections::route_by_token(conn.get().await?, token)
                 .await
                 .map_err(Rejection::Unavailable)?
                 .ok_or(Rejection::UnknownRoute)?,
@@ -121,10 +129,12 @@ async fn receive_inner(
         serde_json::from_slice(body).map_err(|e| Rejection::BadPayload(e.to_string()))?;
     let subscription: SubscriptionRow = match subscription {
         Some(sub) => sub,
-        None => crate::connections::subscription_by_user_uri(&state.db, &envelope.created_by)
-            .await
-            .map_err(Rejection::Unavailable)?
-            .ok_or(Rejection::UnknownRoute)?,
+        None => {
+            crate::connections::subscription_by_user_uri(conn.get().await?, &envelope.created_by)
+                .await
+                .map_err(Rejection::Unavailable)?
+                .ok_or(Rejection::UnknownRoute)?
+        }
     };
     if envelope.created_by != subscription.user_uri {
         return Err(Rejection::WrongUser {
@@ -132,5 +142,31 @@ async fn receive_inner(
         });
     }
 
-    super::process::store_and_process(state, &subscription, &envelope, header.t, body).await
+    let verified = super::process::Verified {
+        subscription: &subscription,
+        envelope: &envelope,
+        signature_t: header.t,
+        body,
+    };
+    super::process::store_and_process(state, conn.get().await?, verified).await
+}
+
+/// A delivery's ingest connection, acquired on first use.
+struct Connection<'s> {
+    state: &'s AppState,
+    held: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+impl<'s> Connection<'s> {
+    fn new(state: &'s AppState) -> Self {
+        Connection { state, held: None }
+    }
+
+    async fn get(&mut self) -> Result<&mut sqlx::AnyConnection, Rejection> {
+        if self.held.is_none() {
+            let conn = self.state.db.pool().acquire().await;
+            self.held = Some(conn.map_err(Rejection::Unavailable)?);
+        }
+        Ok(self.held.as_mut().expect("just acquired"))
+    }
 }

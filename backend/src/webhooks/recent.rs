@@ -114,7 +114,7 @@ fn newest_first(entries: impl Iterator<Item = LogEntry>, limit: usize) -> Vec<Lo
 
 /// Notes that a stored delivery arrived again.
 pub async fn record_duplicate(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     adviser: AdviserId,
     natural_key: &str,
     at: i64,
@@ -125,7 +125,7 @@ pub async fn record_duplicate(
     .bind(at)
     .bind(adviser.0)
     .bind(natural_key)
-    .execute(db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -62,23 +62,30 @@ pub enum RouteLookup {
     Retired,
 }
 
+/// Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued
+/// and needs no lookup.
+pub fn could_be_issued(token: &str) -> bool {
+    token.len() == 22
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The webhook route's O(1) lookup: the subscription a route token belongs to, or that it is one
 /// of ours no longer in use; `None` for a token we never issued. One indexed query: every
 /// delivery makes it.
-pub async fn route_by_token(db: &Db, token: &str) -> Result<Option<RouteLookup>, sqlx::Error> {
-    // Route tokens are 16 random bytes, base64url (22 characters); anything else was never issued.
-    if token.len() != 22
-        || !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+pub async fn route_by_token(
+    conn: &mut sqlx::AnyConnection,
+    token: &str,
+) -> Result<Option<RouteLookup>, sqlx::Error> {
+    if !could_be_issued(token) {
         return Ok(None);
     }
     let found: Option<RouteRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, is_active FROM calendly_webhook_subscriptions WHERE route_token = $1 AND scope = 'user' ORDER BY is_active DESC LIMIT 1"
     ))
     .bind(token)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(found.map(|r| {
         if r.is_active == 1 {
@@ -90,12 +97,15 @@ pub async fn route_by_token(db: &Db, token: &str) -> Result<Option<RouteLookup>,
 }
 
 /// The active subscription created by a Calendly user (legacy bare-URL route, indexed).
-pub async fn by_user_uri(db: &Db, user_uri: &str) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+pub async fn by_user_uri(
+    conn: &mut sqlx::AnyConnection,
+    user_uri: &str,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM calendly_webhook_subscriptions WHERE user_uri = $1 AND is_active = 1 AND scope = 'user' ORDER BY id DESC LIMIT 1"
     ))
     .bind(user_uri)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut *conn)
     .await
 }
 

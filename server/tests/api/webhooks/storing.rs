@@ -198,3 +198,14 @@ on_both_databases! {
         assert!(counted(&app, "storage_unavailable").await >= 1);
     }
 }
+
+on_both_databases! {
+    async fn a_url_never_issued_is_refused_without_touching_the_database(app) {
+        let (_adviser, cal, _token) = connected_adviser(&app, "Kit Host").await;
+        let body = invitee_created(&cal.uri);
+        app.state.db.close().await;
+        assert_eq!(deliver(&app, "/api/calendly/webhook/not-a-token", &body).await, StatusCode::NOT_FOUND);
+        // A token of the issued shape can only be told apart by looking it up.
+        assert_eq!(deliver(&app, &routed("AAAAAAAAAAAAAAAAAAAAAA"), &body).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
