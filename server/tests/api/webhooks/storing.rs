@@ -209,3 +209,22 @@ on_both_databases! {
         assert_eq!(deliver(&app, &routed("AAAAAAAAAAAAAAAAAAAAAA"), &body).await, StatusCode::SERVICE_UNAVAILABLE);
     }
 }
+
+on_both_databases! {
+    async fn a_verified_delivery_that_cannot_become_a_meeting_is_acknowledged_and_kept_for_retry(app) {
+        let (adviser, cal, token) = connected_adviser(&app, "Lou Host").await;
+        let mut bad: serde_json::Value = serde_json::from_str(&invitee_created(&cal.uri)).unwrap();
+        bad["payload"]["scheduled_event"] = "not an event".into();
+        assert_eq!(deliver(&app, &routed(&token), &bad.to_string()).await, StatusCode::OK);
+        let (status, error): (String, Option<String>) =
+            sqlx::query_as("SELECT status, error FROM webhook_deliveries WHERE event = 'invitee.created'")
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(status, "failed", "{error:?}");
+        assert!(upcoming(&app.meetings(&adviser).await).is_empty());
+        // The connection the failed attempt ran on serves the next delivery.
+        assert_eq!(deliver(&app, &routed(&token), &invitee_created(&cal.uri)).await, StatusCode::OK);
+        assert_eq!(upcoming(&app.meetings(&adviser).await).len(), 1);
+    }
+}
