@@ -118,10 +118,7 @@ impl Db {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that read first and then wants to write after
     /// another writer committed fails at once with SQLITE_BUSY instead of waiting.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.kind {
-            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            DbKind::Postgres => self.pool.begin().await,
-        }
+        self.pool.begin_with(self.begin_for_writing()).await
     }
 
     /// [`Db::begin_write`] on a connection the caller already holds (a delivery looks up its
@@ -130,10 +127,13 @@ impl Db {
         &self,
         conn: &'c mut sqlx::AnyConnection,
     ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
-        use sqlx::Connection;
+        sqlx::Connection::begin_with(conn, self.begin_for_writing()).await
+    }
+
+    fn begin_for_writing(&self) -> &'static str {
         match self.kind {
-            DbKind::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
-            DbKind::Postgres => conn.begin().await,
+            DbKind::Sqlite => "BEGIN IMMEDIATE",
+            DbKind::Postgres => "BEGIN",
         }
     }
 
